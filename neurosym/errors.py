@@ -1,0 +1,76 @@
+"""Errors a user can act on: every one names where the problem is and what was expected.
+
+The CLI prints ``str(error)`` and exits with status 1; no traceback reaches the user.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Location:
+    """A position in a source file (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+    end_column: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    def excerpt(self) -> str:
+        """The offending source line with a caret under the column, or '' if unreadable."""
+        try:
+            text = Path(self.file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return ""
+        if not 1 <= self.line <= len(text):
+            return ""
+        line = text[self.line - 1].rstrip("\n")
+        width = max(1, (self.end_column or self.column + 1) - self.column)
+        return f"    {line}\n    {' ' * (self.column - 1)}{'^' * width}"
+
+
+class NeurosymError(Exception):
+    """Base class of every error neurosym raises on purpose."""
+
+    def __init__(self, message: str, location: Location | None = None, hint: str | None = None):
+        self.message = message
+        self.location = location
+        self.hint = hint
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        head = f"{self.location}: {self.message}" if self.location else self.message
+        parts = [head]
+        if self.location and (excerpt := self.location.excerpt()):
+            parts.append(excerpt)
+        if self.hint:
+            parts.append(f"hint: {self.hint}")
+        return "\n".join(parts)
+
+
+class ConstraintSyntaxError(NeurosymError):
+    """The constraint file does not follow the grammar."""
+
+
+class ConstraintTypeError(NeurosymError):
+    """Names, arities, types or variable bindings are wrong."""
+
+
+class GroundingError(NeurosymError):
+    """Domains given at compile time are missing or invalid."""
+
+
+class CompilationError(NeurosymError):
+    """The theory is unsatisfiable or the compilation ran over its budget."""
+
+
+class ArtifactError(NeurosymError):
+    """A compiled artifact folder is missing files or does not match its manifest."""
+
+
+class DataError(NeurosymError):
+    """A data file or a configuration value is malformed."""
