@@ -1,0 +1,3 @@
+from neurosym.cli import main
+
+main()

@@ -1,0 +1,159 @@
+"""The `neurosym` command line: compile, inspect and check constraint files; data, train, eval.
+
+Every command turns a `NeurosymError` into a one-screen message and exit status 1; no Python
+traceback reaches the user.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from neurosym.errors import NeurosymError
+
+app = typer.Typer(help="Compile logical constraints to SDD circuits and train with the exact semantic loss.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+console = Console()
+errors = Console(stderr=True)
+
+
+def friendly(command):
+    """Report user errors as messages, not tracebacks."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except NeurosymError as error:
+            errors.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            errors.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return run
+
+
+def _domains(options: list[str]) -> dict:
+    from neurosym.ground.domains import parse_domain_option
+
+    return dict(parse_domain_option(o) for o in options)
+
+
+@app.command()
+@friendly
+def compile(  # noqa: A001 - the command is called compile
+    file: Annotated[Path, typer.Argument(help="Constraint file (.ns).")],
+    domain: Annotated[list[str], typer.Option("--domain", "-d", help="NAME=SIZE or NAME=a,b,c (repeatable).")] = [],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the artifact folder here.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompile even if the cache has it.")] = False,
+    max_size: Annotated[Optional[int], typer.Option(help="Give up when the live SDD grows past this size.")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Give up after this many seconds.")] = None,
+    order: Annotated[str, typer.Option(help="Variable order: grouped, min-fill, min-degree, natural.")] = "grouped",
+    vtree: Annotated[str, typer.Option(help="Vtree shape: balanced or right.")] = "balanced",
+    minimize: Annotated[str, typer.Option(help="none, final (one bounded pass) or dynamic.")] = "final",
+):
+    """Compile FILE over the given domains into an SDD artifact and print its statistics."""
+    import neurosym as ns
+    from neurosym.compile.compiler import CompileOptions
+
+    _choice("--order", order, ("grouped", "min-fill", "min-degree", "natural"))
+    _choice("--vtree", vtree, ("balanced", "right"))
+    _choice("--minimize", minimize, ("none", "final", "dynamic"))
+    options = CompileOptions(order=order, vtree=vtree, minimize=minimize, max_size=max_size, timeout=timeout)
+    circuit = ns.compile(ns.parse_file(file), _domains(domain), cache=not no_cache, output=output, options=options)
+    _print_summary(circuit)
+
+
+def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise NeurosymError(f"{option} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def _print_summary(circuit) -> None:
+    m = circuit.manifest
+    table = Table(title=f"{m['theory']} ({m['source']})", show_header=False)
+    domains = ", ".join(f"{k}={v if isinstance(v, list) and len(v) > 6 else v}" if not isinstance(v, list)
+                        else f"{k}={len(v)}" for k, v in m["domains"].items())
+    for key, value in [
+        ("domains", domains or "-"),
+        ("variables", f"{len(circuit.variables)} ({len(circuit.observed)} observed, {len(circuit.predicted)} predicted)"),
+        ("SDD size", f"{m['sdd_size']:,}"),
+        ("model count", f"{m['model_count']:,}"),
+        ("compile time", f"{m['compile_seconds']:.3f} s"),
+        ("artifact", str(circuit.folder)),
+    ]:
+        table.add_row(key, value)
+    console.print(table)
+
+
+@app.command()
+@friendly
+def inspect(
+    folder: Annotated[Path, typer.Argument(help="A compiled artifact folder.")],
+    atoms: Annotated[bool, typer.Option("--atoms", help="List every ground atom.")] = False,
+    ground: Annotated[Optional[str], typer.Option("--ground", help="Print this constraint's ground formula.")] = None,
+):
+    """Show an artifact: atoms, size, model count, and per-constraint figures."""
+    from neurosym.compile.artifact import load_circuit
+
+    circuit = load_circuit(folder)
+    _print_summary(circuit)
+    per = Table(title="constraints")
+    for column in ("constraint", "instances", "skipped", "atoms", "model count alone", "SDD size alone"):
+        per.add_column(column, justify="left" if column == "constraint" else "right")
+    for name, f in circuit.manifest["constraints"].items():
+        per.add_row(name, str(f["instances"]), str(f["skipped"]), str(f["atoms"]),
+                    "-" if f["model_count"] is None else f"{f['model_count']:,}",
+                    "-" if f["sdd_size"] is None else f"{f['sdd_size']:,}")
+    console.print(per)
+    shown = circuit.variables if atoms else circuit.variables[:12]
+    kinds = ["observed" if i in set(circuit.observed) else "predicted" for i in range(len(shown))]
+    console.print("atoms: " + ", ".join(f"{a}[dim]:{k[0]}[/]" for a, k in zip(shown, kinds))
+                  + ("" if atoms or len(circuit.variables) <= 12 else f", … ({len(circuit.variables)} in all; --atoms lists them)"))
+    if ground is not None:
+        _print_ground(circuit, ground)
+
+
+def _print_ground(circuit, name: str) -> None:
+    from neurosym.ground import formula as g
+
+    by_name = {c.name: c for c in circuit.ground_theory.constraints}
+    if name not in by_name:
+        raise NeurosymError(f"no constraint {name!r}; the theory has {', '.join(by_name)}")
+    conjuncts = by_name[name].conjuncts
+    shown = conjuncts[:20]
+    label = lambda v: circuit.variables[v - 1]  # noqa: E731
+    for f in shown:
+        console.print(f"  {g.to_sympy(f, label)}", highlight=False)
+    if len(conjuncts) > len(shown):
+        console.print(f"  … {len(conjuncts) - len(shown)} more")
+
+
+@app.command()
+@friendly
+def check(file: Annotated[Path, typer.Argument(help="Constraint file (.ns).")]):
+    """Parse and type-check FILE without grounding it."""
+    import neurosym as ns
+
+    theory = ns.parse_file(file)
+    domains = [*(f"{d.name}" + (f" = {{{', '.join(d.elements)}}}" if d.elements is not None else "") for d in theory.domains.values()),
+               *(f"{d.name} = subsets({d.base}{', max ' + str(d.max_size) if d.max_size is not None else ''})"
+                 for d in theory.set_domains.values())]
+    console.print(f"[green]ok[/] {file}: {len(theory.files)} file(s)")
+    console.print(f"  domains: {'; '.join(domains) or '-'}")
+    console.print("  predicates: " + ", ".join(f"{p.kind} {p.name}({', '.join(p.arg_domains)})" for p in theory.predicates.values()))
+    console.print(f"  constraints: {', '.join(theory.constraints) or '-'}")
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m neurosym`
+    app(prog_name="neurosym")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

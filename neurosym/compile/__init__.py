@@ -1,0 +1,1 @@
+"""Ground formula → SDD: vtree choice, PySDD compilation and the saved artifact."""

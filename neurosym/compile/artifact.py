@@ -1,0 +1,229 @@
+"""The compiled artifact: an SDD, its vtree, and a manifest that says what they mean.
+
+A folder holds ``circuit.sdd``, ``circuit.vtree`` and ``manifest.json`` (source hash, domains,
+ground atoms in variable order with their kind, model count, SDD size, compile time, versions,
+per-constraint figures, and the source texts so the theory can be re-grounded). The tensorized
+circuit is cached beside them as ``tensor.pt`` the first time it is needed. Loading checks the
+files against the manifest.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from functools import cached_property
+from importlib import metadata
+from pathlib import Path
+
+from pysdd.sdd import SddManager, SddNode, Vtree
+
+from neurosym.errors import ArtifactError
+
+FORMAT_VERSION = 1
+SDD_FILE, VTREE_FILE, MANIFEST_FILE, TENSOR_FILE = "circuit.sdd", "circuit.vtree", "manifest.json", "tensor.pt"
+
+
+class Circuit:
+    """A compiled constraint: the SDD plus the meaning of its variables.
+
+    ``variables[i]`` is the ground atom of SDD variable ``i + 1``; ``observed`` and ``predicted``
+    index into it. Probabilities and evidence are passed as tensors ``[..., len(variables)]``.
+    """
+
+    def __init__(self, manager: SddManager, root: SddNode, manifest: dict, folder: Path | None = None):
+        self.manager = manager
+        self.root = root
+        self.manifest = manifest
+        self.folder = folder
+        self.variables: list[str] = [a["name"] for a in manifest["atoms"]]
+        kinds = [a["kind"] for a in manifest["atoms"]]
+        self.observed: list[int] = [i for i, k in enumerate(kinds) if k == "observed"]
+        self.predicted: list[int] = [i for i, k in enumerate(kinds) if k == "predicted"]
+        self._index = {name: i for i, name in enumerate(self.variables)}
+        self._tensor = None
+
+    # -- what it is ----------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.manifest["theory"]
+
+    @property
+    def domains(self) -> dict:
+        return self.manifest["domains"]
+
+    def __len__(self) -> int:
+        return len(self.variables)
+
+    def __repr__(self) -> str:
+        return f"Circuit({self.name!r}, variables={len(self.variables)}, size={self.size()})"
+
+    def index(self, atom: str) -> int:
+        """Position of a ground atom such as ``"causes(n0,n1)"`` in `variables`."""
+        try:
+            return self._index[atom.replace(" ", "")]
+        except KeyError:
+            raise ArtifactError(f"circuit {self.name!r} has no variable {atom!r}") from None
+
+    def model_count(self) -> int:
+        """Satisfying assignments over all of `variables`."""
+        return int(self.root.global_model_count())
+
+    def size(self) -> int:
+        return int(self.root.size())
+
+    def satisfied_by(self, assignment: Sequence[bool | int]) -> bool:
+        """Exact Boolean check of one complete 0/1 assignment aligned with `variables`."""
+        if len(assignment) != len(self.variables):
+            raise ArtifactError(f"expected an assignment of {len(self.variables)} values, got {len(assignment)}")
+        return _evaluate(self.root, assignment, {})
+
+    def violated_constraints(self, assignment: Sequence[bool | int]) -> list[str]:
+        """Names of the theory's constraints that a complete 0/1 assignment violates."""
+        from neurosym.ground import formula as g
+
+        value = lambda v: bool(assignment[v - 1])  # noqa: E731 - variables are 1-based
+        return [c.name for c in self.ground_theory.constraints if not all(g.evaluate(f, value) for f in c.conjuncts)]
+
+    @cached_property
+    def ground_theory(self):
+        """The theory re-grounded from the sources stored in the manifest (same variable order)."""
+        from neurosym.ground.grounder import ground
+        from neurosym.lang.parser import parse_sources
+
+        sources = self.manifest["sources"]
+        theory = parse_sources(sources, next(iter(sources)))
+        grounded = ground(theory, self.manifest["domain_spec"])
+        if grounded.names != self.variables:
+            raise ArtifactError(f"{self.folder}: the stored sources no longer ground to the manifest's atoms")
+        return grounded
+
+    # -- tensors -------------------------------------------------------------------------------
+    def tensor_circuit(self):
+        """The layered tensor form of the SDD (built once, cached in the artifact folder)."""
+        if self._tensor is None:
+            from neurosym.tensor import TensorCircuit
+
+            cached = self.folder / TENSOR_FILE if self.folder else None
+            if cached is not None and cached.is_file():
+                self._tensor = TensorCircuit.load(cached)
+            else:
+                self._tensor = TensorCircuit.from_sdd(self.root, len(self.variables))
+                if cached is not None:
+                    _atomic_write(cached, self._tensor.save)
+        return self._tensor
+
+    def log_prob(self, probs=None, *, logits=None, mask=None):
+        """log P(constraint) for independent Bernoulli variables, batched (see `SemanticLoss`)."""
+        return self.tensor_circuit().log_prob(probs, logits=logits, mask=mask)
+
+    def mpe(self, probs=None, *, logits=None, mask=None):
+        """The most probable satisfying assignment and its log-probability, batched."""
+        return self.tensor_circuit().mpe(probs, logits=logits, mask=mask)
+
+    # -- files ---------------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        """Write the artifact to ``folder`` atomically (a half-written folder never appears)."""
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            self.manager.vtree().save(str(staging / VTREE_FILE).encode())
+            self.manager.save(str(staging / SDD_FILE).encode(), self.root)
+            manifest = dict(self.manifest, files={f: _sha256(staging / f) for f in (SDD_FILE, VTREE_FILE)})
+            (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+            if folder.exists():
+                backup = folder.with_name(f".{folder.name}.old")
+                shutil.rmtree(backup, ignore_errors=True)
+                folder.rename(backup)
+                staging.rename(folder)
+                shutil.rmtree(backup, ignore_errors=True)
+            else:
+                staging.rename(folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        self.manifest = manifest
+        self.folder = folder
+        return folder
+
+
+def load_circuit(folder: str | Path) -> Circuit:
+    """Load an artifact folder written by `Circuit.save`, checking it against its manifest."""
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise ArtifactError(f"{folder} is not a compiled circuit: {MANIFEST_FILE} is missing",
+                            hint="create one with `neurosym compile FILE --domain NAME=SIZE -o FOLDER`")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ArtifactError(f"{manifest_path}: unreadable manifest ({error})") from None
+    required = ("format", "theory", "atoms", "model_count", "sdd_size", "files", "sources", "domain_spec")
+    missing = [k for k in required if k not in manifest]
+    if missing:
+        raise ArtifactError(f"{manifest_path}: manifest lacks {', '.join(missing)}")
+    if manifest["format"] != FORMAT_VERSION:
+        raise ArtifactError(f"{manifest_path}: artifact format {manifest['format']!r}, this neurosym reads {FORMAT_VERSION}")
+    for name, digest in manifest["files"].items():
+        path = folder / name
+        if not path.is_file():
+            raise ArtifactError(f"{path} is missing (listed in {manifest_path})")
+        if _sha256(path) != digest:
+            raise ArtifactError(f"{path} does not match the hash in {manifest_path}; the artifact was modified",
+                                hint="recompile with `neurosym compile ... --no-cache`")
+    vtree = Vtree.from_file(str(folder / VTREE_FILE).encode())
+    if vtree.var_count() != max(len(manifest["atoms"]), 1):
+        raise ArtifactError(f"{folder / VTREE_FILE} has {vtree.var_count()} variables, "
+                            f"the manifest lists {len(manifest['atoms'])} atoms")
+    manager = SddManager.from_vtree(vtree)
+    root = manager.read_sdd_file(str(folder / SDD_FILE).encode())
+    root.ref()
+    if root.size() != manifest["sdd_size"] or root.global_model_count() != manifest["model_count"]:
+        raise ArtifactError(f"{folder / SDD_FILE}: size or model count differ from {manifest_path}")
+    return Circuit(manager, root, manifest, folder)
+
+
+def cache_root() -> Path:
+    """``$NEUROSYM_CACHE`` or ``~/.cache/neurosym``."""
+    return Path(os.environ.get("NEUROSYM_CACHE") or Path.home() / ".cache" / "neurosym")
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for package in ("neurosym", "pysdd", "lark", "torch"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def _evaluate(node: SddNode, assignment: Sequence, memo: dict) -> bool:
+    if node.is_true():
+        return True
+    if node.is_false():
+        return False
+    if node.is_literal():
+        lit = node.literal
+        return bool(assignment[abs(lit) - 1]) == (lit > 0)
+    key = node.id
+    if key not in memo:
+        memo[key] = any(_evaluate(p, assignment, memo) and _evaluate(s, assignment, memo) for p, s in node.elements())
+    return memo[key]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,1 @@
+"""Syntax tree → ground formula: finite domains and quantifier expansion."""

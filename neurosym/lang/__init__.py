@@ -1,0 +1,1 @@
+"""File → syntax tree: the lark grammar's parser, the typed tree and its checker."""
