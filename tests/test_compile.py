@@ -1,0 +1,183 @@
+"""Compiler: model counts against enumeration, artifacts, the cache, and the compile strategies."""
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+import neurosym as ns
+from neurosym.compile.compiler import CompileOptions
+from neurosym.ground.grounder import ground
+from neurosym.resources import constraint_path
+
+TRANSITIVITY = constraint_path("causal/transitivity.ns")
+DSEPARATION = constraint_path("causal/dseparation.ns")
+EXACTLY_ONE = constraint_path("examples/exactly_one.ns")
+HIERARCHY = constraint_path("examples/hierarchy.ns")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEUROSYM_CACHE", str(tmp_path / "cache"))
+
+
+def evaluate_all(f, table: np.ndarray) -> np.ndarray:
+    """Truth value of a ground formula on every row of a 0/1 table (column v-1 = variable v)."""
+    if f is True or f is False:
+        return np.full(len(table), f)
+    tag = f[0]
+    if tag == "var":
+        return table[:, f[1] - 1].astype(bool)
+    if tag == "not":
+        return ~evaluate_all(f[1], table)
+    if tag in ("and", "or"):
+        parts = [evaluate_all(g, table) for g in f[1]]
+        return np.logical_and.reduce(parts) if tag == "and" else np.logical_or.reduce(parts)
+    if tag in ("iff", "xor"):
+        same = evaluate_all(f[1], table) == evaluate_all(f[2], table)
+        return same if tag == "iff" else ~same
+    counts = np.sum([evaluate_all(g, table) for g in f[3]], axis=0)
+    return {"exactly": counts == f[2], "at_most": counts <= f[2], "at_least": counts >= f[2]}[f[1]]
+
+
+def brute_force_count(path, domains) -> int:
+    grounded = ground(ns.parse_file(path), domains)
+    n = len(grounded.atoms)
+    table = np.array(list(itertools.product([0, 1], repeat=n)), dtype=np.uint8).reshape(-1, n)
+    ok = np.ones(len(table), dtype=bool)
+    for c in grounded.constraints:
+        for f in c.conjuncts:
+            ok &= evaluate_all(f, table)
+    return int(ok.sum())
+
+
+@pytest.mark.parametrize(
+    "path, domains",
+    [
+        (TRANSITIVITY, {"Node": 3}),
+        (DSEPARATION, {"Node": 3}),
+        (EXACTLY_ONE, {"Class": 5}),
+        (HIERARCHY, {}),
+    ],
+)
+def test_model_count_equals_enumeration(path, domains):
+    assert ns.compile(path, domains, cache=False).model_count() == brute_force_count(path, domains)
+
+
+@pytest.mark.parametrize("nodes", [3, 4, 5])
+def test_transitivity_counts_strict_partial_orders_with_their_edge_subsets(nodes):
+    """Models = Σ over strict partial orders R on the nodes of 2^|R| (edge ⊆ causes, each edge free)."""
+    pairs = [(x, y) for x in range(nodes) for y in range(nodes) if x != y]
+    expected = 0
+    for bits in itertools.product([0, 1], repeat=len(pairs)):
+        rel = {p for p, b in zip(pairs, bits) if b}
+        asymmetric = all((y, x) not in rel for x, y in rel)
+        transitive = all((x, z) in rel for x, y in rel for y2, z in rel if y == y2 and x != z)
+        if asymmetric and transitive:
+            expected += 2 ** len(rel)
+    assert ns.compile(TRANSITIVITY, {"Node": nodes}, cache=False).model_count() == expected
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 30])
+def test_exactly_one_has_n_models(n):
+    circuit = ns.compile(EXACTLY_ONE, {"Class": n}, cache=False)
+    assert circuit.model_count() == n
+    assert circuit.variables == [f"label(c{i})" for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        CompileOptions(),
+        CompileOptions(order="min-fill", minimize="none"),
+        CompileOptions(order="min-degree", vtree="right", conjoin="source"),
+        CompileOptions(order="natural", minimize="dynamic", minimize_seconds=1),
+    ],
+)
+def test_every_strategy_compiles_the_same_function(options):
+    reference = ns.compile(TRANSITIVITY, {"Node": 4}, cache=False, options=CompileOptions(order="natural", minimize="none"))
+    circuit = ns.compile(TRANSITIVITY, {"Node": 4}, cache=False, options=options)
+    assert circuit.variables == reference.variables
+    assert circuit.model_count() == reference.model_count()
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        a = rng.integers(0, 2, len(circuit))
+        assert circuit.satisfied_by(a) == reference.satisfied_by(a)
+
+
+def test_atoms_exist_only_for_mentioned_tuples_in_canonical_order():
+    circuit = ns.compile(TRANSITIVITY, {"Node": 3}, cache=False)
+    assert "causes(n0,n0)" not in circuit.variables
+    assert circuit.variables[:2] == ["edge(n0,n1)", "edge(n0,n2)"]
+    assert [circuit.variables[i] for i in circuit.observed] == [v for v in circuit.variables if v.startswith("edge")]
+    assert [circuit.variables[i] for i in circuit.predicted] == [v for v in circuit.variables if v.startswith("causes")]
+    named = ns.compile(TRANSITIVITY, {"Node": ["A", "B"]}, cache=False)
+    assert named.variables == ["edge(A,B)", "edge(B,A)", "causes(A,B)", "causes(B,A)"]
+
+
+def test_set_domain_atoms_and_skipped_instances():
+    grounded = ground(ns.parse_file(DSEPARATION), {"Node": 5})
+    assert "dsep(n0,n1,{})" in grounded.names
+    assert "dsep(n0,n1,{n2,n3})" in grounded.names
+    assert not any(v.count(",") > 3 for v in grounded.names if v.startswith("dsep"))  # no 3-sets
+    skipped = {c.name: c.skipped for c in grounded.constraints}
+    # Z + y grows past max 2 when |Z| = 2: those instances are skipped, and counted
+    assert skipped["contraction"] > 0
+    assert skipped["symmetry"] == 0
+
+
+def test_save_load_round_trip(tmp_path):
+    circuit = ns.compile(DSEPARATION, {"Node": 4}, cache=False)
+    folder = circuit.save(tmp_path / "dsep4")
+    loaded = ns.load_circuit(folder)
+    assert loaded.variables == circuit.variables
+    assert loaded.observed == circuit.observed and loaded.predicted == circuit.predicted
+    assert loaded.model_count() == circuit.model_count()
+    assert loaded.size() == circuit.size()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["domains"]["Node"] == ["n0", "n1", "n2", "n3"]
+    assert manifest["atoms"][0] == {"name": circuit.variables[0], "kind": "observed"}
+    assert {"pysdd", "neurosym"} <= set(manifest["versions"])
+    # the loaded artifact re-grounds its stored sources to name violated constraints
+    assignment = [0] * len(loaded)
+    assignment[loaded.index("adjacent(n0,n1)")] = 1
+    assignment[loaded.index("dsep(n0,n1,{})")] = 1
+    assert "adjacency" in loaded.violated_constraints(assignment)
+    assert not loaded.satisfied_by(assignment)
+
+
+def test_cache_reuses_unchanged_inputs_and_notices_changes(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEUROSYM_CACHE", str(tmp_path / "c"))
+    first = ns.compile(TRANSITIVITY, {"Node": 4})
+    again = ns.compile(TRANSITIVITY, {"Node": 4})
+    assert again.folder == first.folder and str(first.folder).startswith(str(tmp_path / "c"))
+    assert again.manifest["source_hash"] == first.manifest["source_hash"]
+    other_size = ns.compile(TRANSITIVITY, {"Node": 3})
+    assert other_size.folder != first.folder
+    edited = tmp_path / "transitivity.ns"
+    edited.write_text(TRANSITIVITY.read_text() + "\n# a comment changes the hash\n")
+    assert ns.compile(edited, {"Node": 4}).manifest["source_hash"] != first.manifest["source_hash"]
+    # a damaged cache entry is rebuilt, not trusted
+    (first.folder / "circuit.sdd").write_text("garbage")
+    rebuilt = ns.compile(TRANSITIVITY, {"Node": 4})
+    assert rebuilt.model_count() == first.model_count()
+    # cache=False writes nothing to the cache
+    before = sorted(p.name for p in (tmp_path / "c" / "circuits").iterdir())
+    ns.compile(TRANSITIVITY, {"Node": 5}, cache=False)
+    assert sorted(p.name for p in (tmp_path / "c" / "circuits").iterdir()) == before
+
+
+def test_included_theory_compiles_like_the_merged_text(tmp_path):
+    (tmp_path / "base.ns").write_text("domain Node\npredicted causes(Node, Node)\n")
+    (tmp_path / "rules.ns").write_text(
+        'include "base.ns"\nconstraint asym: forall x, y in Node where x != y: causes(x, y) -> not causes(y, x)\n'
+    )
+    merged = ns.parse_string(
+        "domain Node\npredicted causes(Node, Node)\n"
+        "constraint asym: forall x, y in Node where x != y: causes(x, y) -> not causes(y, x)\n"
+    )
+    a = ns.compile(tmp_path / "rules.ns", {"Node": 4}, cache=False)
+    b = ns.compile(merged, {"Node": 4}, cache=False)
+    assert a.variables == b.variables and a.model_count() == b.model_count() == 3 ** 6
