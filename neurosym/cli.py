@@ -151,6 +151,41 @@ def check(file: Annotated[Path, typer.Argument(help="Constraint file (.ns).")]):
     console.print(f"  constraints: {', '.join(theory.constraints) or '-'}")
 
 
+@app.command()
+@friendly
+def train(
+    config: Annotated[Path, typer.Argument(help="A training config (YAML), e.g. experiments/tiny.yaml.")],
+    set_: Annotated[list[str], typer.Option("--set", help="Override a config key: --set optim.lr=1e-4 (repeatable).")] = [],
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the run folder's last checkpoint.")] = False,
+):
+    """Fine-tune a causal LM with cross-entropy + λ(t) · exact semantic loss."""
+    from trainer.config import load_config
+    from trainer.recipe import train as run_training
+
+    cfg = load_config(config, set_)
+    folder = run_training(cfg, resume=resume)
+    console.print(f"run folder: {folder}")
+
+
+@app.command()
+@friendly
+def demo(
+    quick: Annotated[bool, typer.Option("--quick", help="Use the tiny random model (a minute) instead of Gemma 3 270M.")] = False,
+    output_dir: Annotated[Path, typer.Option("--output-dir", help="Where the two runs go.")] = Path("runs/demo"),
+):
+    """The end-to-end demo: compile, generate data, fine-tune with λ = 0 and with the semantic loss,
+    and print the two runs' collapse reports side by side."""
+    from trainer.demo import run_demo
+
+    run_demo(output_dir, quick=quick, console=console)
+
+
+# The data commands use this module's console and error handling, so they are mounted last.
+from neurosym.causal.cli import data_app  # noqa: E402
+
+app.add_typer(data_app, name="data", help="Generate, load and summarize causal question files.")
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m neurosym`
     app(prog_name="neurosym")
 

@@ -1,0 +1,151 @@
+"""The training config: one YAML file, validated by pydantic, overridable with ``--set key=value``.
+
+Unknown keys and bad values are rejected with the key's dotted name.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from neurosym.errors import DataError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class LoraConfig(_Section):
+    r: int = Field(32, ge=1)
+    alpha: float = Field(32, gt=0)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj"]
+
+
+class ModelConfig(_Section):
+    name: str = "gemma3-270m"  # "gemma3-270m" (embedded), "tiny" (random test model), or a local HF folder
+    lora: Optional[LoraConfig] = LoraConfig()  # null = full fine-tuning
+    freeze_embeddings: bool = True
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 on a GPU that supports it, else fp32
+
+
+class DataConfig(_Section):
+    task: Literal["transitivity", "dseparation"] = "transitivity"
+    train: Optional[str] = None  # a data file; when null, `generate_train` rows are generated
+    dev: Optional[str] = None
+    generate_train: int = Field(2000, ge=1)
+    generate_dev: int = Field(200, ge=2)
+    unlabeled: Optional[str] = None  # premises used for the semantic term alone
+    seed: int = 0
+
+
+class PromptConfig(_Section):
+    template: Optional[str] = None  # None = the default chat-format prompt
+    chat: bool = True
+
+
+class OptimConfig(_Section):
+    lr: float = Field(2e-5, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    batch_size: int = Field(8, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    max_steps: int = Field(200, ge=1)
+    warmup_steps: int = Field(0, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+
+
+class LambdaConfig(_Section):
+    """λ(t): constant, linear (start→end), cosine (start→end), warmup_hold, or adaptive."""
+
+    schedule: Literal["constant", "linear", "cosine", "warmup_hold", "adaptive"] = "linear"
+    start: float = Field(0.05, ge=0)
+    end: float = Field(0.30, ge=0)
+    warmup_steps: int = Field(0, ge=0)
+    # adaptive: multiply λ by `up` when the monitor sees drift, by `down` when it recovers
+    up: float = Field(2.0, gt=1)
+    down: float = Field(0.5, gt=0, lt=1)
+    max: float = Field(2.0, gt=0)
+    yes_rate_band: float = Field(0.15, gt=0, lt=0.5)  # drift: |dev Yes-rate − label Yes-rate| > band
+    violation_rise: float = Field(0.05, ge=0)  # drift: violation rate rose by more than this
+
+
+class SemanticConfig(_Section):
+    enabled: bool = True
+    constraints: Optional[str] = None  # default: constraints/causal/<task>.ns
+    k: int = Field(3, ge=2, le=6)
+    subsets_per_example: int = Field(1, ge=1)
+    max_queries: Optional[int] = Field(None, ge=1)  # ask at most this many of a subset's queries
+    lam: LambdaConfig = LambdaConfig()
+
+
+class EvalConfig(_Section):
+    interval: int = Field(25, ge=1)
+    batch_size: int = Field(32, ge=1)
+    subsets: int = Field(32, ge=1)  # sampled subsets for the constraint-violation rate
+
+
+class CheckpointConfig(_Section):
+    every: int = Field(50, ge=1)
+    keep_last: int = Field(2, ge=1)
+
+
+class TrainConfig(_Section):
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    prompt: PromptConfig = PromptConfig()
+    optim: OptimConfig = OptimConfig()
+    semantic: SemanticConfig = SemanticConfig()
+    eval: EvalConfig = EvalConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    output_dir: str = "runs/run"
+    plots: bool = True
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    progress: bool = True
+
+    def run_folder(self) -> Path:
+        return Path(self.output_dir)
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
+    """Read a YAML config (or the defaults when ``path`` is None) and apply ``key=value`` overrides."""
+    raw: dict = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as error:
+            raise DataError(f"cannot read config {path}: {error}") from None
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+            raise DataError(f"{path}{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
+        if not isinstance(raw, dict):
+            raise DataError(f"{path}: a config must be a mapping of sections, got {type(raw).__name__}")
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise DataError(f"--set expects key=value (e.g. optim.lr=1e-4), got {item!r}")
+        _assign(raw, key.strip().split("."), yaml.safe_load(value) if value.strip() else None, item)
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        source = str(path) if path is not None else "config"
+        raise DataError(f"{source}: {problems}") from None
+
+
+def _assign(raw: dict, keys: list[str], value, item: str) -> None:
+    node = raw
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise DataError(f"--set {item!r}: {key!r} is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def dump_config(config: TrainConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(config.model_dump(), sort_keys=False), encoding="utf-8")
