@@ -16,9 +16,10 @@ import time
 
 STRATEGIES = {
     "naive (natural order, dynamic minimize, source order)": dict(order="natural", vtree="balanced", minimize="dynamic", conjoin="source"),
-    "grouped + depth order": dict(order="grouped", vtree="balanced", minimize="none", conjoin="depth"),
-    "grouped + depth order + final minimize (default)": dict(order="grouped", vtree="balanced", minimize="final", conjoin="depth"),
+    "grouped + depth order + final minimize (old default)": dict(order="grouped", vtree="balanced", minimize="final", conjoin="depth"),
     "min-fill tree order + depth order": dict(order="min-fill", vtree="balanced", minimize="none", conjoin="depth"),
+    "grouped blocks vtree + depth order": dict(order="grouped", vtree="blocks", minimize="none", conjoin="depth"),
+    "auto + depth order + final minimize (default)": dict(order="auto", minimize="final", conjoin="depth"),
 }
 CASES = [
     ("causal/transitivity.ns", "Node", 5),

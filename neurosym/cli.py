@@ -5,40 +5,19 @@ traceback reaches the user.
 """
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from neurosym.errors import NeurosymError
+from neurosym.causal.cli import data_app
+from neurosym.terminal import console, friendly
 
 app = typer.Typer(help="Compile logical constraints to SDD circuits and train with the exact semantic loss.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-console = Console()
-errors = Console(stderr=True)
-
-
-def friendly(command):
-    """Report user errors as messages, not tracebacks."""
-
-    @functools.wraps(command)
-    def run(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except NeurosymError as error:
-            errors.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            errors.print("interrupted")
-            raise typer.Exit(130) from None
-
-    return run
-
-
 def _domains(options: list[str]) -> dict:
     from neurosym.ground.domains import parse_domain_option
 
@@ -62,17 +41,9 @@ def compile(  # noqa: A001 - the command is called compile
     import neurosym as ns
     from neurosym.compile.compiler import CompileOptions
 
-    _choice("--order", order, ("grouped", "min-fill", "min-degree", "natural"))
-    _choice("--vtree", vtree, ("balanced", "right"))
-    _choice("--minimize", minimize, ("none", "final", "dynamic"))
     options = CompileOptions(order=order, vtree=vtree, minimize=minimize, max_size=max_size, timeout=timeout)
     circuit = ns.compile(ns.parse_file(file), _domains(domain), cache=not no_cache, output=output, options=options)
     _print_summary(circuit)
-
-
-def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise NeurosymError(f"{option} must be one of {', '.join(allowed)}; got {value!r}")
 
 
 def _print_summary(circuit) -> None:
@@ -121,11 +92,12 @@ def inspect(
 
 
 def _print_ground(circuit, name: str) -> None:
+    from neurosym.errors import ArtifactError
     from neurosym.ground import formula as g
 
     by_name = {c.name: c for c in circuit.ground_theory.constraints}
     if name not in by_name:
-        raise NeurosymError(f"no constraint {name!r}; the theory has {', '.join(by_name)}")
+        raise ArtifactError(f"no constraint {name!r}; the theory has {', '.join(by_name)}")
     conjuncts = by_name[name].conjuncts
     shown = conjuncts[:20]
     label = lambda v: circuit.variables[v - 1]  # noqa: E731
@@ -158,12 +130,19 @@ def train(
     set_: Annotated[list[str], typer.Option("--set", help="Override a config key: --set optim.lr=1e-4 (repeatable).")] = [],
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the run folder's last checkpoint.")] = False,
 ):
-    """Fine-tune a causal LM with cross-entropy + λ(t) · exact semantic loss."""
-    from trainer.config import load_config
-    from trainer.recipe import train as run_training
+    """Fine-tune a causal LM with cross-entropy + λ(t) · exact semantic loss.
 
-    cfg = load_config(config, set_)
+    Writes the run folder (config.yaml, metrics.jsonl, checkpoints/, final/, PNG plots) and prints
+    the final dev collapse report.
+    """
+    from trainer.config import load_config
+
+    cfg = load_config(config, set_)  # before the heavy imports, so a config error comes at once
+    from trainer.recipe import train as run_training
+    from trainer.report import final_dev, print_reports
+
     folder = run_training(cfg, resume=resume)
+    print_reports({str(folder): final_dev(folder)}, console)
     console.print(f"run folder: {folder}")
 
 
@@ -180,8 +159,63 @@ def demo(
     run_demo(output_dir, quick=quick, console=console)
 
 
-# The data commands use this module's console and error handling, so they are mounted last.
-from neurosym.causal.cli import data_app  # noqa: E402
+@app.command("eval")
+@friendly
+def eval_(
+    model: Annotated[str, typer.Argument(help="A run folder, 'tiny', 'gemma3-270m', a local model folder, or "
+                                              "baseline:always-yes|always-no|random|oracle.")],
+    more_data: Annotated[Optional[list[Path]], typer.Argument(help="More data files (so --data a b c works).",
+                                                              show_default=False)] = None,
+    data: Annotated[list[Path], typer.Option("--data", help="A question file in any known format (repeatable).")] = [],
+    task: Annotated[Optional[str], typer.Option(help="Keep only this task: transitivity or dseparation.")] = None,
+    output_dir: Annotated[Optional[Path], typer.Option(help="Where eval.json, eval.md and plots go "
+                                                             "(default: RUN/eval).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Prompts per forward pass.")] = 16,
+    k: Annotated[int, typer.Option("--k", help="Nodes per sampled subset (consistency, --constrained).")] = 3,
+    subsets: Annotated[int, typer.Option(help="Sampled subsets per file for the consistency check (0: skip).")] = 32,
+    edits: Annotated[int, typer.Option(help="Questions per file given a minimal premise edit (0: skip).")] = 64,
+    constrained: Annotated[bool, typer.Option("--constrained", help="Also answer jointly with the circuit's MPE.")] = False,
+    limit: Annotated[Optional[int], typer.Option(help="At most this many questions per file.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sampled subsets and edits.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+):
+    """Evaluate MODEL on question files: collapse verdict first, then balanced metrics, consistency
+    with the constraints and sensitivity to the premise."""
+    from neurosym.eval.evaluate import EvalSettings, evaluate
+    from neurosym.eval.runs import is_run, load_target
+    from neurosym.eval.summary import print_result, write_eval
+
+    files = [*data, *(more_data or [])]
+    settings = EvalSettings(task=task, k=k, subsets=subsets, edits=edits, constrained=constrained, limit=limit, seed=seed)
+    settings.check()
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise NeurosymError(f"data file(s) not found: {', '.join(missing)}")
+    if output_dir is None and not is_run(model):
+        raise NeurosymError(f"--output-dir is required: {model!r} is not a run folder (one with final/neurosym.json)")
+    out = output_dir or Path(model) / "eval"
+    target = load_target(model, batch_size=batch_size, device=device, seed=seed)
+    result = evaluate(target.predictor, files, settings)
+    result["run"] = None if target.run is None else str(target.run)
+    written = write_eval(result, out)
+    print_result(result, console)
+    console.print(f"wrote {', '.join(p.name for p in written)} to {out}")
+
+
+@app.command()
+@friendly
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders, each evaluated (RUN/eval/eval.json).")],
+    output_dir: Annotated[Path, typer.Option(help="Where report.md, report.json and the plots go.")] = Path("report"),
+):
+    """Several runs side by side: grouped by config minus the seed, mean ± sd over seeds, per split
+    and graph size, with every run's collapse verdict."""
+    from neurosym.eval.report import print_report, write_report
+
+    result, written = write_report(runs, output_dir)
+    print_report(result, console)
+    console.print(f"wrote {', '.join(p.name for p in written)} to {output_dir}")
+
 
 app.add_typer(data_app, name="data", help="Generate, load and summarize causal question files.")
 

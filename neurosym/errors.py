@@ -4,18 +4,23 @@ The CLI prints ``str(error)`` and exits with status 1; no traceback reaches the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
 @dataclass(frozen=True)
 class Location:
-    """A position in a source file (1-based line and column)."""
+    """A position in a source file (1-based line and column).
+
+    ``text`` is the whole text that was parsed, when known: the excerpt then shows what was read
+    even for a theory given as a string or one whose file has changed since.
+    """
 
     file: str
     line: int
     column: int
     end_column: int | None = None
+    text: str | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
@@ -23,14 +28,16 @@ class Location:
     def excerpt(self) -> str:
         """The offending source line with a caret under the column, or '' if unreadable."""
         try:
-            text = Path(self.file).read_text(encoding="utf-8").splitlines()
+            source = self.text if self.text is not None else Path(self.file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return ""
+        text = source.splitlines()
         if not 1 <= self.line <= len(text):
             return ""
         line = text[self.line - 1].rstrip("\n")
         width = max(1, (self.end_column or self.column + 1) - self.column)
-        return f"    {line}\n    {' ' * (self.column - 1)}{'^' * width}"
+        indent = "".join(c if c == "\t" else " " for c in line[: self.column - 1])  # tabs keep the caret aligned
+        return f"    {line}\n    {indent}{'^' * width}"
 
 
 class NeurosymError(Exception):
@@ -65,7 +72,7 @@ class GroundingError(NeurosymError):
 
 
 class CompilationError(NeurosymError):
-    """The theory is unsatisfiable or the compilation ran over its budget."""
+    """The theory is unsatisfiable, the compilation ran over its budget, or an option is invalid."""
 
 
 class ArtifactError(NeurosymError):

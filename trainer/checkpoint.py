@@ -1,17 +1,21 @@
-"""Checkpoints written atomically (temp file + rename), the last K kept.
+"""What a run folder keeps: checkpoints and the final model, each written atomically.
 
-A checkpoint holds what a resumed run needs to continue exactly: the trainable weights, the
-optimizer and LR-scheduler state, the λ schedule's state and the step. Data order and random
-draws are functions of (seed, step), so they need no saving.
+A checkpoint (temp file + rename, the last K kept) holds what a resumed run needs to continue
+exactly: the trainable weights, the optimizer and LR-scheduler state, the λ schedule's state and
+the step. Data order, sampled subsets and dropout masks are functions of (seed, step), re-seeded
+at every step, so restoring the step restores them.
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import torch
 
+from neurosym.causal.io import atomic_write_text
 from neurosym.errors import DataError
 
 
@@ -55,3 +59,38 @@ def restore_trainable(model: torch.nn.Module, weights: dict[str, torch.Tensor]) 
     with torch.no_grad():
         for name, value in weights.items():
             params[name].copy_(value.to(params[name].device))
+
+
+def save_final(model, tokenizer, folder: Path, manifest: dict) -> Path:
+    """The adapter (LoRA) or the whole model, its tokenizer and ``neurosym.json``, swapped in by renames."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        model.save_pretrained(work)
+        tokenizer.save_pretrained(work)
+        (work / "neurosym.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        work.chmod(0o755)
+        old = folder.with_name(f".{folder.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(work, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return folder
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Keep the records up to ``step``; a line cut short by a kill is dropped too."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record["step"] <= step:
+            kept.append(line)
+    atomic_write_text(path, "".join(line + "\n" for line in kept))

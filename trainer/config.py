@@ -10,6 +10,7 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from neurosym.causal.io import atomic_write_text
 from neurosym.errors import DataError
 
 
@@ -28,22 +29,25 @@ class ModelConfig(_Section):
     name: str = "gemma3-270m"  # "gemma3-270m" (embedded), "tiny" (random test model), or a local HF folder
     lora: Optional[LoraConfig] = LoraConfig()  # null = full fine-tuning
     freeze_embeddings: bool = True
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 on a GPU that supports it, else fp32
+    # auto: float32 weights, with bf16 autocast on a GPU that supports it; bfloat16: bf16 weights
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
 
 
 class DataConfig(_Section):
     task: Literal["transitivity", "dseparation"] = "transitivity"
     train: Optional[str] = None  # a data file; when null, `generate_train` rows are generated
     dev: Optional[str] = None
+    families: Optional[list[str]] = None  # generated data: these families only (`neurosym data generate --help`)
     generate_train: int = Field(2000, ge=1)
     generate_dev: int = Field(200, ge=2)
-    unlabeled: Optional[str] = None  # premises used for the semantic term alone
+    unlabeled: Optional[str] = None  # questions whose premises feed the semantic term alone (labels ignored)
+    unlabeled_batch_size: Optional[int] = Field(None, ge=1)  # per micro-batch; null = optim.batch_size
     seed: int = 0
 
 
 class PromptConfig(_Section):
-    template: Optional[str] = None  # None = the default chat-format prompt
-    chat: bool = True
+    template: Optional[str] = None  # the user text with {premise} and {question}; null = the default
+    style: Literal["auto", "chat", "plain"] = "auto"  # auto: the chat template when the tokenizer has one
 
 
 class OptimConfig(_Section):
@@ -100,10 +104,11 @@ class TrainConfig(_Section):
     eval: EvalConfig = EvalConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     output_dir: str = "runs/run"
+    overwrite: bool = False  # start afresh in a run folder that already holds a run
     plots: bool = True
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    progress: bool = True
+    progress: bool = True  # the bar shows only on a terminal, never under CI
 
     def run_folder(self) -> Path:
         return Path(self.output_dir)
@@ -132,9 +137,15 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConf
     try:
         return TrainConfig.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
         source = str(path) if path is not None else "config"
-        raise DataError(f"{source}: {problems}") from None
+        raise DataError(f"{source}: {'; '.join(_problem(e) for e in error.errors())}") from None
+
+
+def _problem(error: dict) -> str:
+    key = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    return f"{key}: {error['msg']} (got {error['input']!r})"
 
 
 def _assign(raw: dict, keys: list[str], value, item: str) -> None:
@@ -148,4 +159,18 @@ def _assign(raw: dict, keys: list[str], value, item: str) -> None:
 
 
 def dump_config(config: TrainConfig, path: Path) -> None:
-    path.write_text(yaml.safe_dump(config.model_dump(), sort_keys=False), encoding="utf-8")
+    atomic_write_text(path, yaml.safe_dump(config.model_dump(), sort_keys=False, allow_unicode=True))
+
+
+def changed_keys(old: BaseModel, new: BaseModel, prefix: str = "") -> list[str]:
+    """Dotted names of the settings that differ between two configs (or sections)."""
+    keys = []
+    for name in type(new).model_fields:
+        before, after = getattr(old, name), getattr(new, name)
+        if before == after:
+            continue
+        if isinstance(before, BaseModel) and isinstance(after, BaseModel):
+            keys += changed_keys(before, after, f"{prefix}{name}.")
+        else:
+            keys.append(prefix + name)
+    return keys

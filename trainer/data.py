@@ -1,6 +1,12 @@
-"""Training and dev questions: read from files, or generated (balanced, seeded) when none is given,
-and the deterministic batch order (a function of seed and step, so a resumed run sees the same data)."""
+"""Training, unlabeled and dev questions, and the deterministic batch order.
+
+Questions come from files, or are generated (balanced, seeded) when none is given. The batch
+order is a function of (seed, step, micro-batch) alone, so a resumed run, or a run with another λ,
+sees the same rows.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -9,28 +15,52 @@ from neurosym.errors import DataError
 from trainer.config import DataConfig
 
 
-def load_split(config: DataConfig, split: str) -> list[Question]:
+@dataclass(frozen=True)
+class TrainingData:
+    supervised: list[Question]  # labelled: cross-entropy and the semantic term
+    unlabeled: list[Question]  # the semantic term alone
+    dev: list[Question]  # labelled: the collapse monitor
+
+    @classmethod
+    def load(cls, config: DataConfig) -> "TrainingData":
+        train = _load_split(config, "train")
+        supervised = [q for q in train if q.label is not None]
+        if not supervised:
+            raise DataError(f"{config.train}: no labelled {config.task} questions to train on")
+        unlabeled = [q for q in train if q.label is None]
+        if config.unlabeled is not None:
+            unlabeled += _read(config.unlabeled, config.task)
+        dev = [q for q in _load_split(config, "dev") if q.label is not None]
+        if not dev:
+            raise DataError(f"{config.dev}: no labelled {config.task} questions for the dev set")
+        return cls(supervised, unlabeled, dev)
+
+
+def _load_split(config: DataConfig, split: str) -> list[Question]:
     path = config.train if split == "train" else config.dev
     if path is not None:
-        result = load_questions(path, task=config.task)
-        questions = [q for q in result.questions if q.task == config.task]
-        if not questions:
-            raise DataError(f"{path}: no {config.task} questions ({len(result.rejects)} rejected rows)")
-        return questions
+        return _read(path, config.task)
     n = config.generate_train if split == "train" else config.generate_dev
     # dev draws from the training families with another seed; generate() keeps premises disjoint
-    return generate(config.task, split, n, seed=config.seed + (0 if split == "train" else 7919))
+    return generate(config.task, split, n, seed=config.seed + (0 if split == "train" else 7919), families=config.families)
 
 
-def labelled(questions: list[Question]) -> list[Question]:
-    return [q for q in questions if q.label is not None]
+def _read(path: str, task: str) -> list[Question]:
+    result = load_questions(path, task=task)
+    if not result.questions:
+        raise DataError(f"{path}: no {task} questions ({len(result.rejects)} rejected rows, "
+                        f"{result.skipped} of another task)")
+    return result.questions
 
 
-def batch_indices(n: int, batch_size: int, step: int, micro: int, grad_accum: int, seed: int) -> list[int]:
+def batch_indices(n: int, batch_size: int, step: int, micro: int, micro_per_step: int, seed: int) -> list[int]:
     """Rows of micro-batch ``micro`` of ``step``: epochs are seeded permutations of ``range(n)``."""
-    start = (step * grad_accum + micro) * batch_size
+    start = (step * micro_per_step + micro) * batch_size
+    epochs: dict[int, np.ndarray] = {}
     rows = []
     for position in range(start, start + batch_size):
         epoch, offset = divmod(position, n)
-        rows.append(int(np.random.default_rng([seed, epoch]).permutation(n)[offset]))
+        if epoch not in epochs:
+            epochs[epoch] = np.random.default_rng([seed, epoch]).permutation(n)
+        rows.append(int(epochs[epoch][offset]))
     return rows

@@ -1,51 +1,36 @@
 """The collapse monitor: every N steps, dev metrics that accuracy alone cannot fake.
 
 Balanced accuracy, per-class recall, Yes-rate (against the labels' Yes-rate), MCC, and the
-constraint-violation rate of the model's 0/1 answers on sampled k-node subsets of dev premises.
+constraint-violation rate: the share of sampled k-node subsets of dev premises on which the
+model's 0/1 answers, with the premise's evidence, satisfy no model of the constraint.
 """
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
-import torch
-
+from neurosym.causal import Question
 from neurosym.eval import binary_metrics, collapse_verdict
+from neurosym.model import YesNoHead
 from trainer.config import EvalConfig
+from trainer.semantic import SemanticTerm, prompts
 
 
 class CollapseMonitor:
-    def __init__(self, head, dev_rows, circuit, sampler, config: EvalConfig, seed: int):
-        self.head, self.rows, self.circuit, self.config = head, dev_rows, circuit, config
+    def __init__(self, head: YesNoHead, dev: Sequence[Question], term: SemanticTerm, config: EvalConfig, seed: int):
+        self.head, self.dev, self.term, self.config = head, list(dev), term, config
         rng = random.Random(f"{seed}/monitor")
-        picked = rng.sample(dev_rows, min(config.subsets, len(dev_rows)))
-        self.samples = [(q.premise, sampler.sample(q, rng)) for q in picked]  # fixed across evaluations
+        picked = rng.sample(self.dev, min(config.subsets, len(self.dev)))
+        self.subsets = [(q.premise, term.sampler.sample(q, rng)) for q in picked]  # the same at every evaluation
 
     def evaluate(self) -> dict:
-        p = self.head.predict([q.premise for q in self.rows], [q.question for q in self.rows], self.config.batch_size)
-        gold = [q.label == "Yes" for q in self.rows]
-        pred = (p > 0.5).tolist()
-        metrics = binary_metrics(gold, pred)
-        verdict = collapse_verdict(metrics)
-        report = {k: metrics.to_dict()[k] for k in ("accuracy", "balanced_accuracy", "mcc", "yes_rate", "label_yes_rate",
-                                                    "recall_yes", "recall_no")}
-        report["violation_rate"] = self.violation_rate()
-        report["collapsed"] = verdict.collapsed
-        report["reasons"] = verdict.reasons
+        """The dev report: metrics, violation rate, and the collapse verdict with its reasons."""
+        subset_premises, subset_questions = prompts(self.subsets)
+        p_yes = self.head.predict([q.premise for q in self.dev] + subset_premises,
+                                  [q.question for q in self.dev] + subset_questions, self.config.batch_size)
+        answers = p_yes > 0.5
+        metrics = binary_metrics([q.label == "Yes" for q in self.dev], answers[: len(self.dev)].tolist())
+        report = {**metrics.to_dict(), **collapse_verdict(metrics).to_dict()}
+        violated = self.term.violations(answers[len(self.dev):].to(self.head.device), self.subsets)
+        report["violation_rate"] = float(violated.float().mean())
         return report
-
-    def violation_rate(self) -> float | None:
-        """Share of sampled subsets where the model's 0/1 answers (with the evidence) satisfy no model."""
-        if not self.samples:
-            return None
-        premises = [premise for premise, s in self.samples for _ in s.queries]
-        questions = [a.text for _, s in self.samples for a in s.queries]
-        answers = (self.head.predict(premises, questions, self.config.batch_size) > 0.5).float()
-        rows, masks, offset = [], [], 0
-        for _, sample in self.samples:
-            n = len(sample.queries)
-            rows.append(sample.probabilities(answers[offset: offset + n]))
-            masks.append(sample.mask())
-            offset += n
-        with torch.no_grad():
-            log_p = self.circuit.log_prob(torch.stack(rows).double(), mask=torch.stack(masks))
-        return float((log_p == float("-inf")).float().mean())

@@ -69,7 +69,7 @@ class Circuit:
 
     def model_count(self) -> int:
         """Satisfying assignments over all of `variables`."""
-        return int(self.root.global_model_count())
+        return model_count(self.root, len(self.variables))
 
     def size(self) -> int:
         return int(self.root.size())
@@ -127,8 +127,12 @@ class Circuit:
     def save(self, folder: str | Path) -> Path:
         """Write the artifact to ``folder`` atomically (a half-written folder never appears)."""
         folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        except OSError as error:
+            raise ArtifactError(f"cannot write the artifact folder {folder}: {error.strerror or error}",
+                                hint="choose another --output folder (or $NEUROSYM_CACHE), or pass --no-cache") from None
         try:
             self.manager.vtree().save(str(staging / VTREE_FILE).encode())
             self.manager.save(str(staging / SDD_FILE).encode(), self.root)
@@ -142,6 +146,8 @@ class Circuit:
                 shutil.rmtree(backup, ignore_errors=True)
             else:
                 staging.rename(folder)
+        except OSError as error:
+            raise ArtifactError(f"cannot write the artifact folder {folder}: {error.strerror or error}") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         self.manifest = manifest
@@ -153,6 +159,9 @@ def load_circuit(folder: str | Path) -> Circuit:
     """Load an artifact folder written by `Circuit.save`, checking it against its manifest."""
     folder = Path(folder)
     manifest_path = folder / MANIFEST_FILE
+    if not folder.is_dir():
+        what = "does not exist" if not folder.exists() else "is a file, not an artifact folder"
+        raise ArtifactError(f"{folder} {what}", hint="create an artifact with `neurosym compile FILE --domain NAME=SIZE -o FOLDER`")
     if not manifest_path.is_file():
         raise ArtifactError(f"{folder} is not a compiled circuit: {MANIFEST_FILE} is missing",
                             hint="create one with `neurosym compile FILE --domain NAME=SIZE -o FOLDER`")
@@ -160,12 +169,7 @@ def load_circuit(folder: str | Path) -> Circuit:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ArtifactError(f"{manifest_path}: unreadable manifest ({error})") from None
-    required = ("format", "theory", "atoms", "model_count", "sdd_size", "files", "sources", "domain_spec")
-    missing = [k for k in required if k not in manifest]
-    if missing:
-        raise ArtifactError(f"{manifest_path}: manifest lacks {', '.join(missing)}")
-    if manifest["format"] != FORMAT_VERSION:
-        raise ArtifactError(f"{manifest_path}: artifact format {manifest['format']!r}, this neurosym reads {FORMAT_VERSION}")
+    _check_manifest(manifest, manifest_path)
     for name, digest in manifest["files"].items():
         path = folder / name
         if not path.is_file():
@@ -173,16 +177,88 @@ def load_circuit(folder: str | Path) -> Circuit:
         if _sha256(path) != digest:
             raise ArtifactError(f"{path} does not match the hash in {manifest_path}; the artifact was modified",
                                 hint="recompile with `neurosym compile ... --no-cache`")
-    vtree = Vtree.from_file(str(folder / VTREE_FILE).encode())
-    if vtree.var_count() != max(len(manifest["atoms"]), 1):
-        raise ArtifactError(f"{folder / VTREE_FILE} has {vtree.var_count()} variables, "
-                            f"the manifest lists {len(manifest['atoms'])} atoms")
-    manager = SddManager.from_vtree(vtree)
+    var_count = max(len(manifest["atoms"]), 1)
+    # PySDD's readers end the process on a malformed file, so the files are checked here first.
+    vtree_ids = _check_vtree_file(folder / VTREE_FILE, var_count)
+    _check_sdd_file(folder / SDD_FILE, vtree_ids, var_count)
+    manager = SddManager.from_vtree(Vtree.from_file(str(folder / VTREE_FILE).encode()))
     root = manager.read_sdd_file(str(folder / SDD_FILE).encode())
     root.ref()
-    if root.size() != manifest["sdd_size"] or root.global_model_count() != manifest["model_count"]:
+    if root.size() != manifest["sdd_size"] or model_count(root, len(manifest["atoms"])) != manifest["model_count"]:
         raise ArtifactError(f"{folder / SDD_FILE}: size or model count differ from {manifest_path}")
     return Circuit(manager, root, manifest, folder)
+
+
+def _check_manifest(manifest, path: Path) -> None:
+    if not isinstance(manifest, dict):
+        raise ArtifactError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
+    required = {"format": int, "theory": str, "atoms": list, "model_count": int, "sdd_size": int,
+                "files": dict, "sources": dict, "domain_spec": dict}
+    missing = [k for k in required if k not in manifest]
+    if missing:
+        raise ArtifactError(f"{path}: manifest lacks {', '.join(missing)}")
+    if manifest["format"] != FORMAT_VERSION:
+        raise ArtifactError(f"{path}: artifact format {manifest['format']!r}, this neurosym reads {FORMAT_VERSION}",
+                            hint="recompile it with this version: `neurosym compile ... -o FOLDER`")
+    for key, kind in required.items():
+        if not isinstance(manifest[key], kind):
+            raise ArtifactError(f"{path}: {key!r} should be a {kind.__name__}, got {type(manifest[key]).__name__}")
+    if sorted(manifest["files"]) != sorted((SDD_FILE, VTREE_FILE)):
+        raise ArtifactError(f"{path}: 'files' must list the hashes of {SDD_FILE} and {VTREE_FILE}")
+    if not all(isinstance(a, dict) and isinstance(a.get("name"), str) and a.get("kind") in ("observed", "predicted")
+               for a in manifest["atoms"]):
+        raise ArtifactError(f"{path}: every atom needs a 'name' and a 'kind' (observed or predicted)")
+
+
+def _records(path: Path, header: str):
+    """The non-comment lines of a PySDD text file as integer rows, after its ``header N`` line."""
+    try:
+        lines = [line.split() for line in path.read_text(encoding="ascii").splitlines() if line and line[0] != "c"]
+    except (OSError, UnicodeDecodeError) as error:
+        raise ArtifactError(f"{path}: unreadable ({error})") from None
+    if not lines or len(lines[0]) != 2 or lines[0][0] != header or not lines[0][1].isdigit():
+        raise ArtifactError(f"{path}: expected a '{header} COUNT' line first; this is not a PySDD {header} file")
+    rows = []
+    for number, tokens in enumerate(lines[1:], start=2):
+        try:
+            rows.append((tokens[0], [int(t) for t in tokens[1:]]))
+        except ValueError:
+            raise ArtifactError(f"{path}: malformed record {number}: {' '.join(tokens)!r}") from None
+    if len(rows) != int(lines[0][1]):
+        raise ArtifactError(f"{path}: the header announces {lines[0][1]} records, the file holds {len(rows)}")
+    return rows
+
+
+def _check_vtree_file(path: Path, var_count: int) -> set[int]:
+    ids: set[int] = set()
+    for tag, values in _records(path, "vtree"):
+        ok = (tag == "L" and len(values) == 2 and 1 <= values[1] <= var_count) or (
+            tag == "I" and len(values) == 3 and values[1] in ids and values[2] in ids)
+        if not ok or values[0] in ids:
+            raise ArtifactError(f"{path}: malformed vtree node {tag} {values}")
+        ids.add(values[0])
+    return ids
+
+
+def _check_sdd_file(path: Path, vtree_ids: set[int], var_count: int) -> None:
+    ids: set[int] = set()
+    for tag, values in _records(path, "sdd"):
+        if tag in ("T", "F"):
+            ok = len(values) == 1
+        elif tag == "L":
+            ok = len(values) == 3 and values[1] in vtree_ids and 1 <= abs(values[2]) <= var_count
+        else:
+            ok = (tag == "D" and len(values) >= 3 and values[1] in vtree_ids and len(values) == 3 + 2 * values[2]
+                  and all(child in ids for child in values[3:]))
+        if not ok or values[0] in ids:
+            raise ArtifactError(f"{path}: malformed SDD node {tag} {values[:6]}")
+        ids.add(values[0])
+
+
+def model_count(root: SddNode, var_count: int) -> int:
+    """Models over ``var_count`` variables: a theory without atoms still gets a one-variable manager,
+    whose spare variable would double the count."""
+    return int(root.global_model_count()) >> (root.manager.var_count() - var_count)
 
 
 def cache_root() -> Path:

@@ -9,9 +9,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from neurosym.compile.artifact import FORMAT_VERSION, Circuit, cache_root, load_circuit, versions
-from neurosym.compile.compiler import CompileOptions, compile_ground, constraint_figures
-from neurosym.errors import ArtifactError
+from neurosym.compile.artifact import FORMAT_VERSION, Circuit, cache_root, load_circuit, model_count, versions
+from neurosym.compile.compiler import CompileOptions, compile_ground, constraint_figures, options_from
+from neurosym.errors import ArtifactError, CompilationError
 from neurosym.ground.domains import DomainSpec
 from neurosym.ground.grounder import ground
 from neurosym.lang.parser import parse_file
@@ -35,7 +35,9 @@ def compile(  # noqa: A001 - the public name users asked for: ns.compile(theory,
     """
     if not isinstance(theory, Theory):
         theory = parse_file(theory)
-    options = options or CompileOptions(**option_fields)
+    if options is not None and option_fields:
+        raise CompilationError("give either options=CompileOptions(...) or option keywords, not both")
+    options = options or options_from(option_fields)
     spec = _canonical_domains(domains)
     digest = source_hash(theory, spec, options)
     cached_folder = cache_root() / "circuits" / f"{theory.name}-{digest[:16]}"
@@ -80,10 +82,11 @@ def _compile_fresh(theory: Theory, spec: dict, options: CompileOptions, digest: 
         "domain_spec": spec,
         "domains": {name: d.spec() for name, d in grounded.domains.items()},
         "atoms": [{"name": n, "kind": k} for n, k in zip(grounded.names, grounded.kinds)],
-        "model_count": int(compiled.root.global_model_count()),
+        "model_count": model_count(compiled.root, len(grounded.atoms)),
         "sdd_size": int(compiled.root.size()),
         "compile_seconds": round(compiled.seconds, 4),
         "options": options.key(),
+        "strategy": {"order": compiled.options.order, "vtree": compiled.options.vtree},
         "constraints": constraint_figures(grounded, compiled.order, seconds=max(1.0, compiled.seconds)),
         "versions": versions(),
     }

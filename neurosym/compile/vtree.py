@@ -10,13 +10,20 @@ Two ways to order the variables:
   elimination of that interaction graph gives an elimination tree, and its depth-first order keeps
   each subtree's variables contiguous.
 
-The vtree is a balanced or right-linear tree over that order. `bench/bench_compile.py` compares them.
+The vtree is a balanced or right-linear tree over that order, or (``blocks``) a tree of blocks:
+the atoms over one set of elements form a small balanced subtree, the blocks that mention the first
+few elements hang off a right-linear spine, and the other blocks form a balanced tree below it. In
+``transitivity.ns`` a block is ``edge(x,y), causes(x,y), edge(y,x), causes(y,x)``, and the spine
+decides the first nodes' relations before the rest splits; this is the shape PySDD's vtree search
+converges to on small domains. `bench/bench_compile.py` compares them.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterable, Sequence
-from itertools import combinations
-from typing import Literal
+from itertools import combinations, groupby
+from typing import Literal, Union
 
 import networkx as nx
 from pysdd.sdd import Vtree
@@ -24,7 +31,8 @@ from pysdd.sdd import Vtree
 from neurosym.ground import formula as g
 
 OrderHeuristic = Literal["grouped", "min-fill", "min-degree", "natural"]
-VtreeShape = Literal["balanced", "right"]
+VtreeShape = Literal["balanced", "right", "blocks"]
+Tree = Union[int, tuple["Tree", "Tree"]]  # a variable, or (left, right)
 
 
 def interaction_graph(var_count: int, conjuncts: Iterable) -> nx.Graph:
@@ -104,8 +112,66 @@ def variable_order(
     return tree_order(order, parent)
 
 
-def build_vtree(order: Sequence[int], shape: VtreeShape = "balanced") -> Vtree:
+def build_vtree(order: Sequence[int], shape: VtreeShape = "balanced", element_keys: Sequence[tuple] = ()) -> Vtree:
+    """The vtree of ``shape`` over ``order`` (``blocks`` groups the order by ``element_keys``)."""
+    if shape == "blocks":
+        return _vtree_from_tree(block_tree(order, element_keys))
     return Vtree(var_count=len(order), var_order=list(order), vtree_type=shape)
+
+
+def block_tree(order: Sequence[int], element_keys: Sequence[tuple]) -> Tree:
+    """Blocks of consecutive variables whose atoms mention the same elements, each a balanced
+    subtree; the blocks that mention one of the first ``(n - 1) // 3`` elements of a domain (at
+    least one) lie on a right-linear spine, in order, above a balanced tree of the other blocks."""
+    elements = lambda v: frozenset(element_keys[v - 1])  # noqa: E731
+    blocks = [list(group) for _, group in groupby(order, key=elements)]
+    sizes: dict[str, int] = {}
+    for key in element_keys:
+        for domain, position in key:
+            sizes[domain] = max(sizes.get(domain, 0), position + 1)
+    spine = {domain: max(1, (size - 1) // 3) for domain, size in sizes.items()}
+    on_spine = [any(position < spine[domain] for domain, position in elements(b[0])) or not elements(b[0])
+                for b in blocks]
+    tree = _balanced([_balanced(b) for b, top in zip(blocks, on_spine) if not top])
+    for block, top in reversed(list(zip(blocks, on_spine))):
+        if top:
+            tree = _balanced(block) if tree is None else (_balanced(block), tree)
+    return tree
+
+
+def tree_leaves(tree: Tree) -> list[int]:
+    return [tree] if isinstance(tree, int) else tree_leaves(tree[0]) + tree_leaves(tree[1])
+
+
+def _balanced(items: Sequence):
+    if not items:
+        return None
+    if len(items) == 1:
+        return items[0]
+    half = len(items) // 2
+    return (_balanced(items[:half]), _balanced(items[half:]))
+
+
+def _vtree_from_tree(tree: Tree) -> Vtree:
+    """PySDD builds only its standard shapes, so any other vtree goes through its file format."""
+    lines: list[str] = []
+
+    def emit(node: Tree) -> int:
+        if isinstance(node, int):
+            lines.append(f"L {len(lines)} {node}")
+        else:
+            left, right = emit(node[0]), emit(node[1])
+            lines.append(f"I {len(lines)} {left} {right}")
+        return len(lines) - 1
+
+    emit(tree)
+    fd, path = tempfile.mkstemp(suffix=".vtree")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(f"vtree {len(lines)}\n" + "\n".join(lines) + "\n")
+        return Vtree.from_file(path.encode())
+    finally:
+        os.unlink(path)
 
 
 def conjunct_depths(vtree: Vtree, conjuncts: Sequence) -> list[int]:

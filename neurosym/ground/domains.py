@@ -14,7 +14,7 @@ from itertools import combinations
 from neurosym.errors import GroundingError
 from neurosym.lang import syntax as s
 
-_ELEMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 DomainSpec = Mapping[str, "int | Sequence[str]"]
 
@@ -102,7 +102,7 @@ def _elements(name: str, value) -> tuple[str, ...]:
         return tuple(f"{name[0].lower()}{i}" for i in range(value))
     elements = tuple(str(e) for e in value)
     for element in elements:
-        if not _ELEMENT.match(element):
+        if not s.ELEMENT_NAME.match(element):
             raise GroundingError(
                 f"domain {name!r}: element name {element!r} may hold only letters, digits, '_', '.' and '-'"
             )
@@ -114,10 +114,14 @@ def _elements(name: str, value) -> tuple[str, ...]:
 
 def parse_domain_option(text: str) -> tuple[str, int | list[str]]:
     """``Node=4`` or ``Node=a,b,c`` from the command line."""
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip() or not value.strip():
+    name, sep, value = (part.strip() for part in text.partition("="))
+    if not sep or not name or not value:
         raise GroundingError(f"--domain expects NAME=SIZE or NAME=a,b,c; got {text!r}")
-    value = value.strip()
     if value.isdigit():
-        return name.strip(), int(value)
-    return name.strip(), [v.strip() for v in value.split(",")]
+        return name, int(value)
+    if _NUMBER.match(value):
+        raise GroundingError(f"--domain {text!r}: a size must be a whole number of at least 0; got {value!r}")
+    elements = [v.strip() for v in value.split(",")]
+    if "" in elements:
+        raise GroundingError(f"--domain {text!r}: an element name is empty; expected NAME=a,b,c")
+    return name, elements

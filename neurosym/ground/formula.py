@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+import numpy
+
 GroundFormula = Any  # bool | tuple, see the module docstring
 
 
@@ -152,6 +154,25 @@ def evaluate(f: GroundFormula, value: Callable[[Any], bool]) -> bool:
         return evaluate(f[1], value) != evaluate(f[2], value)
     n = sum(evaluate(g, value) for g in f[3])
     return {"exactly": n == f[2], "at_most": n <= f[2], "at_least": n >= f[2]}[f[1]]
+
+
+def evaluate_batch(formula, assignments):
+    """``formula`` on every row of a boolean table (column ``v - 1`` is variable ``v``), vectorised."""
+    if formula is True or formula is False:
+        return numpy.full(len(assignments), formula)
+    tag = formula[0]
+    if tag == "var":
+        return assignments[:, formula[1] - 1]
+    if tag == "not":
+        return ~evaluate_batch(formula[1], assignments)
+    if tag in ("and", "or"):
+        parts = [evaluate_batch(f, assignments) for f in formula[1]]
+        return numpy.logical_and.reduce(parts) if tag == "and" else numpy.logical_or.reduce(parts)
+    if tag in ("iff", "xor"):
+        same = evaluate_batch(formula[1], assignments) == evaluate_batch(formula[2], assignments)
+        return same if tag == "iff" else ~same
+    count = numpy.sum([evaluate_batch(f, assignments) for f in formula[3]], axis=0)
+    return {"exactly": count == formula[2], "at_most": count <= formula[2], "at_least": count >= formula[2]}[formula[1]]
 
 
 def to_sympy(f: GroundFormula, name: Callable[[Any], str] = str):

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from neurosym.errors import ConstraintSyntaxError, ConstraintTypeError, Location, NeurosymError
 from neurosym.lang import syntax as s
@@ -45,16 +45,27 @@ def _describe_terminal(name: str) -> str:
 class _ToSyntax(Transformer):
     """Turns lark's parse tree into `neurosym.lang.syntax` nodes with source locations."""
 
-    def __init__(self, file: str):
+    def __init__(self, file: str, text: str):
         super().__init__()
         self.file = file
+        self.text = text
 
     def _loc(self, meta) -> Location:
         end = meta.end_column if getattr(meta, "end_line", None) == meta.line else None
-        return Location(self.file, meta.line, meta.column, end)
+        return Location(self.file, meta.line, meta.column, end, self.text)
 
     def _tok(self, token: Token) -> Location:
-        return Location(self.file, token.line, token.column, token.column + len(token))
+        return Location(self.file, token.line, token.column, token.column + len(token), self.text)
+
+    def _name(self, token: Token, role: str) -> str:
+        """A declared name; a keyword cannot be one, since the lexer would read it as the keyword."""
+        if str(token) in _reserved_words():
+            raise ConstraintSyntaxError(
+                f"{str(token)!r} is a reserved word and cannot name {role}",
+                self._tok(token),
+                hint=f"reserved words: {', '.join(sorted(_reserved_words()))}",
+            )
+        return str(token)
 
     # declarations
     def theory(self, meta, *statements):
@@ -64,11 +75,18 @@ class _ToSyntax(Transformer):
         return ("include", path[1:-1], self._loc(meta))
 
     def domain_decl(self, meta, name, *elements):
+        for element in elements:
+            if element.type == "NAME":
+                self._name(element, "a domain element (quote it: \"name\")")
+            elif not s.ELEMENT_NAME.match(_element_name(element)):
+                raise ConstraintSyntaxError(f"element name {_element_name(element)!r} may hold only letters, digits, "
+                                            "'_', '.' and '-'", self._tok(element))
         listed = tuple(_element_name(e) for e in elements) if _has_braces(meta, name) else None
-        return s.DomainDecl(str(name), listed, self._loc(meta))
+        return s.DomainDecl(self._name(name, "a domain"), listed, self._loc(meta))
 
     def set_decl(self, meta, name, base, max_size=None):
-        return s.SetDomainDecl(str(name), str(base), int(max_size) if max_size is not None else None, self._loc(meta))
+        max_size = int(max_size) if max_size is not None else None
+        return s.SetDomainDecl(self._name(name, "a set domain"), str(base), max_size, self._loc(meta))
 
     def observed(self, meta):
         return "observed"
@@ -77,15 +95,15 @@ class _ToSyntax(Transformer):
         return "predicted"
 
     def predicate_decl(self, meta, kind, name, *domains):
-        return s.PredicateDecl(str(name), kind, tuple(str(d) for d in domains), self._loc(meta))
+        return s.PredicateDecl(self._name(name, "a predicate"), kind, tuple(str(d) for d in domains), self._loc(meta))
 
     def constraint_decl(self, meta, name, formula):
-        return s.ConstraintDecl(str(name), formula, self._loc(meta))
+        return s.ConstraintDecl(self._name(name, "a constraint"), formula, self._loc(meta))
 
     # quantifiers and counting
     def binder_group(self, meta, *names):
         *variables, domain = names
-        return tuple(s.Binder(str(v), str(domain), self._tok(v)) for v in variables)
+        return tuple(s.Binder(self._name(v, "a variable"), str(domain), self._tok(v)) for v in variables)
 
     def binders(self, meta, *groups):
         return tuple(b for group in groups for b in group)
@@ -196,21 +214,68 @@ def _has_braces(meta, name: Token) -> bool:
     return getattr(meta, "end_pos", 0) > name.end_pos
 
 
-def _syntax_error(error: UnexpectedInput, file: str) -> ConstraintSyntaxError:
-    loc = Location(file, error.line, error.column) if error.line > 0 else Location(file, 1, 1)
+_COUNT_MISSPELLINGS = {"atmost", "atleast", "at_most", "at_least", "most", "least", "exact"}
+
+
+@lru_cache(maxsize=1)
+def _reserved_words() -> frozenset[str]:
+    """The grammar's keywords (``forall``, ``in``, ``at``, …): they cannot name anything."""
+    return frozenset(t.pattern.value for t in _parser().terminals
+                     if t.pattern.type == "str" and t.pattern.value.isalpha())
+
+
+def _syntax_error(error: UnexpectedInput, file: str, text: str) -> ConstraintSyntaxError:
+    line, column = (error.line, error.column) if error.line > 0 else (1, 1)
+    loc = Location(file, line, column, None, text)
     if isinstance(error, UnexpectedToken):
+        offset = error.pos_in_stream
         if error.token.type == "$END":
-            found = "end of file"
+            found, offset = "end of file", None
         else:
             found = repr(str(error.token))
-            loc = Location(file, error.line, error.column, error.column + max(1, len(str(error.token))))
+            loc = Location(file, line, column, column + max(1, len(str(error.token))), text)
         expected = sorted({_describe_terminal(t) for t in error.accepts or error.expected})
-        return ConstraintSyntaxError(f"unexpected {found}; expected one of: {', '.join(expected)}", loc)
+        return ConstraintSyntaxError(f"unexpected {found}; expected one of: {', '.join(expected)}", loc,
+                                     hint=_syntax_hint(text, offset, expected))
     if isinstance(error, UnexpectedCharacters):
-        return ConstraintSyntaxError(f"unexpected character {error.char!r}", loc)
-    if isinstance(error, UnexpectedEOF):
-        return ConstraintSyntaxError("unexpected end of file", loc)
-    return ConstraintSyntaxError(str(error), loc)
+        if error.char == '"':
+            return ConstraintSyntaxError('unterminated string: a quoted name must end with " on the same line', loc)
+        return ConstraintSyntaxError(f"unexpected character {error.char!r}; expected a name, a number, a keyword or "
+                                     "one of ( ) { } , : = + - == != -> <->", loc)
+    return ConstraintSyntaxError(f"cannot parse this ({type(error).__name__})", loc)
+
+
+def _syntax_hint(text: str, offset: int | None, expected: list[str]) -> str | None:
+    """Say what probably went wrong: an unclosed bracket, or a misspelt count."""
+    before = text if offset is None else text[:offset]
+    if "')'" in expected or "'}'" in expected:
+        opened = _unclosed_bracket(before)
+        if opened is not None:
+            bracket, at_line, at_column = opened
+            return f"the {bracket!r} at line {at_line}, column {at_column} is not closed"
+    words = before.split()
+    if words and words[-1].lower() in _COUNT_MISSPELLINGS | {w + "s" for w in _COUNT_MISSPELLINGS}:
+        return "a count is written `exactly K`, `at most K` or `at least K`, then the bound variables"
+    return None
+
+
+def _unclosed_bracket(text: str) -> tuple[str, int, int] | None:
+    """The innermost bracket left open at the end of ``text`` (strings and comments skipped)."""
+    stack: list[tuple[str, int, int]] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        in_string = False
+        for column, char in enumerate(line, start=1):
+            if char == '"':
+                in_string = not in_string
+            elif in_string:
+                continue
+            elif char == "#":
+                break
+            elif char in "({":
+                stack.append((char, number, column))
+            elif char in ")}" and stack:
+                stack.pop()
+    return stack[-1] if stack else None
 
 
 def parse_text(text: str, file: str = "<string>") -> list:
@@ -218,9 +283,9 @@ def parse_text(text: str, file: str = "<string>") -> list:
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as error:
-        raise _syntax_error(error, file) from None
+        raise _syntax_error(error, file, text) from None
     try:
-        return _ToSyntax(file).transform(tree)
+        return _ToSyntax(file, text).transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, NeurosymError):
             raise error.orig_exc from None
@@ -230,6 +295,8 @@ def parse_text(text: str, file: str = "<string>") -> list:
 def parse_file(path: str | Path) -> s.Theory:
     """Parse a `.ns` file and the files it includes, then type-check the whole theory."""
     path = Path(path)
+    if path.is_dir():
+        raise ConstraintSyntaxError(f"{path} is a folder; expected a constraint file (.ns)")
     if not path.is_file():
         raise ConstraintSyntaxError(f"constraint file not found: {path}")
     return _parse_root(str(path.resolve()), str(path), _read_disk)
@@ -281,7 +348,9 @@ def _merge(theory: s.Theory, statements: list, folder: Path, read, stack: list[s
             _, relative, loc = item
             target = os.path.normpath(folder / relative)
             if target in stack:
-                raise ConstraintSyntaxError(f"include cycle: {relative!r} includes itself", loc)
+                chain = " -> ".join(Path(p).name for p in [*stack[stack.index(target):], target])
+                raise ConstraintSyntaxError(f"include cycle: {chain}", loc, hint="a file may not include itself, "
+                                            "directly or through other files; move the shared declarations to one file")
             if target in theory.files:
                 continue
             if read is _read_disk and not Path(target).is_file():

@@ -5,10 +5,15 @@ the exact place in the source when something is wrong.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal, Union
 
 from neurosym.errors import Location
+
+# What an element may be called, in a file or at compile time: atom names such as ``p(n0,{n1,n2})``
+# must stay unambiguous and free of spaces.
+ELEMENT_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 # ---- terms: elements of a domain, or sets of elements ---------------------------------------
 

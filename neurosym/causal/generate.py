@@ -1,0 +1,208 @@
+"""Deterministic generators for the causal benchmark families.
+
+Everything comes from ``random.Random`` seeded with a string (``"{seed}/{task}/{split}/{family}"``),
+so a file is reproducible from its command line on any machine.
+
+Two guarantees the original generator lacks:
+
+* node names are unique within a graph (drawn without replacement), so no accidental cycles;
+* no premise graph is shared between train, dev and eval, for any seeds: every graph has a
+  split of its own, a hash of its edge list (`premise_split`), and a generator keeps only graphs
+  of the split it is making. Reordering the sentences (the reversed and shuffled families) does
+  not change the hash, so an evaluation premise is never a training graph in another order.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import networkx as nx
+
+from neurosym.causal.facts import GraphFacts
+from neurosym.causal.records import Question, as_label
+from neurosym.causal.text import TASKS, Query, Task, render_premise, render_question
+from neurosym.errors import DataError
+
+Split = Literal["train", "dev", "eval"]
+SPLITS: tuple[Split, ...] = ("train", "dev", "eval")
+# Hash buckets out of 20: 80% of all premise graphs belong to train, 10% to dev, 10% to eval.
+_BUCKETS: dict[str, range] = {"train": range(0, 16), "dev": range(16, 18), "eval": range(18, 20)}
+_ALPHABET = string.ascii_letters + string.digits
+_TRIES = 64  # random queries tried per wanted label before a graph is given up
+_IDLE_GRAPHS = 10_000
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one family draws its premise graphs and questions."""
+
+    name: str
+    task: Task
+    split: Literal["train", "eval"]  # "train" families serve both train and dev
+    shape: Literal["chain", "dag"]
+    sizes: tuple[int, ...]
+    flip: float = 0.0  # chains: probability that an edge points backwards (forks, colliders)
+    branching: float | None = None  # DAGs: about branching × nodes edges; None = between n−1 and 2n
+    order: Literal["forward", "reversed", "shuffled"] = "forward"
+    name_length: tuple[int, int] = (1, 3)
+    max_given: int = 3  # d-separation: conditioning sets hold 0..max_given nodes
+
+
+def _families() -> dict[tuple[str, str], Family]:
+    short, long_chain, dag_eval = tuple(range(3, 7)), tuple(range(7, 16)), (5, 8, 10, 12)
+    listed = [
+        Family("chain", "transitivity", "train", "chain", short, flip=0.5),
+        Family("dag", "transitivity", "train", "dag", short),
+        Family("chain_long", "transitivity", "eval", "chain", long_chain),
+        Family("chain_long_flip", "transitivity", "eval", "chain", long_chain, flip=0.5),
+        Family("reversed", "transitivity", "eval", "chain", short, order="reversed"),
+        Family("shuffled", "transitivity", "eval", "chain", short, flip=0.5, order="shuffled"),
+        Family("branching_1.4", "transitivity", "eval", "dag", dag_eval, branching=1.4),
+        Family("branching_2", "transitivity", "eval", "dag", dag_eval, branching=2.0),
+        Family("long_names", "transitivity", "eval", "chain", short, flip=0.5, name_length=(8, 10)),
+        Family("dag", "dseparation", "train", "dag", short, max_given=3),
+        Family("chain_long_flip", "dseparation", "eval", "chain", long_chain, flip=0.5, max_given=4),
+        Family("branching_1.4", "dseparation", "eval", "dag", tuple(range(5, 13)), branching=1.4, max_given=4),
+        Family("branching_2", "dseparation", "eval", "dag", tuple(range(5, 13)), branching=2.0, max_given=4),
+    ]
+    return {(f.task, f.name): f for f in listed}
+
+
+FAMILIES: dict[tuple[str, str], Family] = _families()
+
+
+def families_for(task: Task, split: Split, names: Sequence[str] | None = None) -> list[Family]:
+    """The families of ``task`` that serve ``split`` (all of them, or those named)."""
+    _check_choice("task", task, TASKS)
+    _check_choice("split", split, SPLITS)
+    kind = "eval" if split == "eval" else "train"
+    available = [f for (t, _), f in FAMILIES.items() if t == task and f.split == kind]
+    if not names:
+        return available
+    by_name = {f.name: f for f in available}
+    for name in names:
+        if name not in by_name:
+            raise DataError(f"no {task} family {name!r} for split {split!r}; choose from: {', '.join(by_name)}")
+    return [by_name[name] for name in names]
+
+
+def _check_choice(what: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise DataError(f"unknown {what} {value!r}; choose from: {', '.join(choices)}")
+
+
+def premise_split(graph: nx.DiGraph) -> Split:
+    """The split a premise graph belongs to: a hash of its sorted nodes and edges."""
+    key = repr((sorted(graph.nodes), sorted(graph.edges))).encode()
+    bucket = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % 20
+    return next(split for split, bucket_range in _BUCKETS.items() if bucket in bucket_range)
+
+
+def node_names(count: int, length: tuple[int, int], rng: random.Random) -> list[str]:
+    """``count`` distinct case-sensitive names of letters and digits."""
+    names: dict[str, None] = {}
+    while len(names) < count:
+        names.setdefault("".join(rng.choices(_ALPHABET, k=rng.randint(*length))))
+    return list(names)
+
+
+def draw_edges(family: Family, rng: random.Random) -> list[tuple[str, str]]:
+    """One premise graph of ``family`` as its edges in premise order."""
+    n = rng.choice(family.sizes)
+    names = node_names(n, family.name_length, rng)
+    if family.shape == "chain":
+        edges = [(a, b) if rng.random() >= family.flip else (b, a) for a, b in zip(names, names[1:])]
+    else:
+        edges = _dag_edges(names, family.branching, rng)
+    if family.order == "reversed":
+        edges.reverse()
+    elif family.order == "shuffled":
+        rng.shuffle(edges)
+    return edges
+
+
+def _dag_edges(names: list[str], branching: float | None, rng: random.Random) -> list[tuple[str, str]]:
+    """A connected DAG whose topological order is ``names``: a random tree, then random extra edges."""
+    n = len(names)
+    most = n * (n - 1) // 2
+    total = min(round(branching * n), most) if branching is not None else rng.randint(n - 1, min(2 * n, most))
+    tree = {(rng.randrange(j), j) for j in range(1, n)}
+    others = [(i, j) for j in range(n) for i in range(j) if (i, j) not in tree]
+    chosen = sorted(tree | set(rng.sample(others, max(0, total - len(tree)))))
+    return [(names[i], names[j]) for i, j in chosen]
+
+
+def draw_query(task: Task, nodes: Sequence[str], rng: random.Random, max_given: int) -> Query:
+    """A random question about two distinct nodes (and, for d-separation, a conditioning set)."""
+    x, y = rng.sample(list(nodes), 2)
+    if task == "transitivity":
+        return (x, y)
+    others = [v for v in nodes if v not in (x, y)]
+    size = rng.randint(0, min(max_given, len(others)))
+    return (x, y, frozenset(rng.sample(others, size)))
+
+
+def generate(task: Task, split: Split, n: int, seed: int = 0, families: Sequence[str] | None = None,
+             yes_fraction: float | None = 0.5) -> list[Question]:
+    """``n`` questions for ``split``, shared out evenly over the chosen families.
+
+    With ``yes_fraction`` (default 0.5) the Yes count is exactly ``round(n × yes_fraction)``, each
+    family within one of its share; ``None`` keeps the natural label distribution (one random
+    question per graph).
+    """
+    if n < 0:
+        raise DataError(f"--n must be non-negative, got {n}")
+    if yes_fraction is not None and not 0.0 <= yes_fraction <= 1.0:
+        raise DataError(f"the Yes fraction must lie in [0, 1], got {yes_fraction}")
+    chosen = families_for(task, split, families)
+    out: list[Question] = []
+    yes_shares = _shares(round(n * yes_fraction), len(chosen)) if yes_fraction is not None else None
+    for i, (family, share) in enumerate(zip(chosen, _shares(n, len(chosen)))):
+        wanted = {None: share} if yes_shares is None else {True: yes_shares[i], False: share - yes_shares[i]}
+        rng = random.Random(f"{seed}/{task}/{split}/{family.name}")
+        out.extend(_family_questions(family, split, wanted, rng))
+    random.Random(f"{seed}/{task}/{split}").shuffle(out)  # families interleaved, as a trainer reads them
+    return out
+
+
+def _shares(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` near-equal whole shares, the larger ones first."""
+    return [total // parts + (i < total % parts) for i in range(parts)]
+
+
+def _family_questions(family: Family, split: Split, wanted: dict[bool | None, int],
+                      rng: random.Random) -> list[Question]:
+    """Draw graphs of ``split`` until ``wanted`` (label → count, None = any label) is filled; at
+    most one question per wanted label per graph, no (premise, question) pair twice."""
+    questions: list[Question] = []
+    seen: set[tuple[str, str]] = set()
+    idle = 0  # graphs in a row that gave nothing: the family cannot make the labels still wanted
+    while any(wanted.values()):
+        idle += 1
+        if idle > _IDLE_GRAPHS:
+            missing = ", ".join(f"{left} × {'any' if label is None else as_label(label)}"
+                                for label, left in wanted.items() if left)
+            raise DataError(f"family {family.task}/{family.name} yields no more questions of the labels still "
+                            f"wanted ({missing}) after {_IDLE_GRAPHS} graphs; lower --n or change the Yes fraction")
+        edges = draw_edges(family, rng)
+        graph = nx.freeze(nx.DiGraph(edges))
+        if premise_split(graph) != split:
+            continue
+        facts, premise = GraphFacts(graph), render_premise(edges)
+        for label in [label for label, left in wanted.items() if left]:
+            for _ in range(_TRIES):
+                query = draw_query(family.task, list(graph.nodes), rng, family.max_given)
+                truth = facts.answer(family.task, query)
+                text = render_question(family.task, query)
+                if (label is None or truth == label) and (premise, text) not in seen:
+                    seen.add((premise, text))
+                    questions.append(Question(family.task, premise, text, as_label(truth), graph, query, truth,
+                                              split, family.name))
+                    wanted[label] -= 1
+                    idle = 0
+                    break
+    return questions

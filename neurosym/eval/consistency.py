@@ -1,0 +1,167 @@
+"""Do the model's answers about one premise contradict each other?
+
+On a sampled k-node subset of a premise (`SubsetSampler`), every predicted atom of the compiled
+template is asked and answered 0/1 (P(Yes) > 0.5); observed atoms carry the premise's evidence;
+atoms the subset cannot ground (a graph smaller than k) are unknown and summed out.
+
+Exact definitions, for a partial assignment ``a`` (evidence + answers, unknown atoms free):
+
+* ``a`` **violates the theory** when no completion of it satisfies the circuit. The check walks
+  the SDD once: a literal of an unknown variable is satisfiable either way, a decision node is
+  satisfiable when one of its elements has a satisfiable prime and sub; this is exact because an
+  SDD's primes and subs mention disjoint variables. It equals ``circuit.log_prob(...) == -inf``
+  with the unknown atoms masked out.
+* ``a`` **violates the named constraint C** when no completion satisfies C alone: the known values
+  are substituted into C's ground conjuncts; a conjunct that folds to False convicts C at once;
+  otherwise the conjunction of what is left (over unknown atoms only) is compiled to an SDD and
+  tested for emptiness. On a complete assignment this is `Circuit.violated_constraints`.
+* A violation that no single constraint explains (each is satisfiable alone, not together) is
+  counted as **joint**.
+"""
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from neurosym.causal import Question, SubsetSample, SubsetSampler
+from neurosym.ground import formula as g
+
+JOINT = "(joint)"  # a violation that needs several constraints together
+
+
+def satisfiable(node, known: Mapping[int, bool], memo: dict | None = None) -> bool:
+    """Whether some completion of ``known`` (1-based variable → value) satisfies the SDD ``node``."""
+    memo = {} if memo is None else memo
+    if node.is_true():
+        return True
+    if node.is_false():
+        return False
+    if node.is_literal():
+        literal = node.literal
+        value = known.get(abs(literal))
+        return value is None or value == (literal > 0)
+    if node.id not in memo:
+        memo[node.id] = any(satisfiable(prime, known, memo) and satisfiable(sub, known, memo)
+                            for prime, sub in node.elements())
+    return memo[node.id]
+
+
+def substitute(f, known: Mapping[int, bool]):
+    """Ground formula ``f`` with the known variables replaced by their values, folded."""
+    if f is True or f is False:
+        return f
+    tag = f[0]
+    if tag == "var":
+        return known.get(f[1], f)
+    if tag == "not":
+        return g.neg(substitute(f[1], known))
+    if tag == "and":
+        return g.conj(substitute(item, known) for item in f[1])
+    if tag == "or":
+        return g.disj(substitute(item, known) for item in f[1])
+    if tag in ("iff", "xor"):
+        same = g.iff(substitute(f[1], known), substitute(f[2], known))
+        return same if tag == "iff" else g.neg(same)
+    return g.count(f[1], f[2], [substitute(item, known) for item in f[3]])
+
+
+@dataclass(frozen=True)
+class Check:
+    """The verdict on one assignment: does it violate the theory, and which constraints."""
+
+    violated: bool
+    constraints: list[str] = field(default_factory=list)  # named ones; [JOINT] when none alone
+
+
+class ConstraintChecker:
+    """Exact violation checks of partial assignments against one compiled circuit."""
+
+    def __init__(self, circuit):
+        self.circuit = circuit
+        self._manager = None  # built on the first residual that needs an SDD
+
+    def check(self, known: Mapping[int, bool]) -> Check:
+        if satisfiable(self.circuit.root, known):
+            return Check(False)
+        named = [c.name for c in self.circuit.ground_theory.constraints if not self._satisfiable_alone(c, known)]
+        return Check(True, named or [JOINT])
+
+    def _satisfiable_alone(self, constraint, known: Mapping[int, bool]) -> bool:
+        residual = [substitute(f, known) for f in constraint.conjuncts]
+        if any(f is False for f in residual):
+            return False
+        residual = [f for f in residual if f is not True]
+        if not residual:
+            return True
+        from pysdd.sdd import SddManager
+
+        from neurosym.compile.compiler import to_sdd
+
+        if self._manager is None:
+            self._manager = SddManager(var_count=max(len(self.circuit.variables), 1))
+        return not to_sdd(self._manager, g.conj(residual)).is_false()
+
+
+def known_values(sample: SubsetSample, answers: Sequence[bool]) -> dict[int, bool]:
+    """The 1-based SDD assignment of a subset: its evidence and the given answers to its queries."""
+    known = {index + 1: bool(value) for index, value in sample.evidence.items()}
+    known.update({query.index + 1: bool(answer) for query, answer in zip(sample.queries, answers)})
+    return known
+
+
+@dataclass(frozen=True)
+class ConsistencyReport:
+    """How often sampled subsets of a task's premises were answered inconsistently, and by what."""
+
+    task: str
+    k: int
+    subsets: int
+    violated: int
+    by_constraint: dict[str, int]
+    prompts: int
+
+    @property
+    def violation_rate(self) -> float | None:
+        return self.violated / self.subsets if self.subsets else None
+
+    @property
+    def worst(self) -> str | None:
+        """The constraint violated in the most subsets (ties: the theory's order)."""
+        return max(self.by_constraint, key=self.by_constraint.get) if self.violated else None
+
+    def __add__(self, other: "ConsistencyReport") -> "ConsistencyReport":
+        """Two reports on the same task's circuit pooled (files of one task)."""
+        counts = {name: self.by_constraint.get(name, 0) + other.by_constraint.get(name, 0)
+                  for name in {**self.by_constraint, **other.by_constraint}}
+        return ConsistencyReport(self.task, self.k, self.subsets + other.subsets, self.violated + other.violated,
+                                 counts, self.prompts + other.prompts)
+
+    def to_dict(self) -> dict:
+        return {"task": self.task, "k": self.k, "subsets": self.subsets, "violated": self.violated,
+                "violation_rate": self.violation_rate, "worst_constraint": self.worst,
+                "by_constraint": dict(self.by_constraint), "prompts": self.prompts}
+
+
+def check_consistency(predictor, questions: Sequence[Question], circuit, subsets: int,
+                      seed: int = 0) -> ConsistencyReport:
+    """Sample ``subsets`` questions, ground the circuit's template around each, ask every query in one
+    batch, and check the 0/1 answers exactly."""
+    sampler = SubsetSampler.for_circuit(circuit)
+    rng = random.Random(f"{seed}/consistency")
+    picked = rng.sample(list(questions), min(subsets, len(questions)))
+    samples = [(q.premise, sampler.sample(q, rng)) for q in picked]
+    premises = [premise for premise, sample in samples for _ in sample.queries]
+    texts = [query.text for _, sample in samples for query in sample.queries]
+    answers = [p > 0.5 for p in predictor.predict(premises, texts)] if texts else []
+    checker = ConstraintChecker(circuit)
+    counts = Counter({c.name: 0 for c in circuit.ground_theory.constraints})
+    violated, offset = 0, 0
+    for _, sample in samples:
+        result = checker.check(known_values(sample, answers[offset: offset + len(sample.queries)]))
+        offset += len(sample.queries)
+        violated += result.violated
+        counts.update(result.constraints)
+    task = picked[0].task if picked else "-"
+    return ConsistencyReport(task, sampler.k, len(samples), violated, dict(counts), len(texts))

@@ -1,0 +1,176 @@
+"""Run a predictor over question files and break its answers down every way collapse can hide.
+
+The result is the content of ``eval.json``. Every level — ``overall``, each file (``per_file``),
+each split/family (``per_family``), each graph size (``per_size``, and ``per_size`` inside every
+file and family) — carries the metrics of `BinaryMetrics.to_dict` (``balanced_accuracy``, ``mcc``,
+``yes_rate`` …) and the verdict's ``collapsed``, ``status``, ``reasons``. The gold answer is the
+file's label, or the graph's answer for an unlabeled question.
+
+The overall verdict is strict: it is collapsed when the pooled answers are, or when any file's are
+(a model may answer well on one task and say "No" to everything on another).
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from neurosym.causal import TASKS, Question, load_questions
+from neurosym.errors import DataError
+from neurosym.eval.consistency import check_consistency
+from neurosym.eval.constrained import constrained_answers
+from neurosym.eval.metrics import binary_metrics
+from neurosym.eval.sensitivity import context_sensitivity
+from neurosym.eval.verdict import collapse_verdict
+
+MAX_REJECTS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    task: str | None = None  # keep only this task's questions; None = every task in the files
+    k: int = 3  # template size for consistency and constrained prediction
+    subsets: int = 32  # sampled subsets per file and task for the consistency check (0 = skip)
+    edits: int = 64  # questions per file given a minimal premise edit (0 = skip)
+    constrained: bool = False
+    limit: int | None = None  # evaluate at most this many questions per file
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.task is not None and self.task not in TASKS:
+            raise DataError(f"unknown task {self.task!r}; choose from: {', '.join(TASKS)}")
+        for name in ("k", "subsets", "edits", "limit"):
+            value = getattr(self, name)
+            if value is not None and value < (2 if name == "k" else 0):
+                raise DataError(f"--{name} must be at least {2 if name == 'k' else 0}, got {value}")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One evaluated question: where it came from and its gold answer."""
+
+    file: str
+    question: Question
+    gold: bool
+
+    @property
+    def family(self) -> str:
+        q = self.question
+        family = q.family or Path(self.file).stem
+        return f"{q.split}/{family}" if q.split else family
+
+
+def load_rows(paths: Sequence[str | Path], settings: EvalSettings) -> tuple[list[Row], dict[str, dict]]:
+    """Every question of every file (at most ``limit`` per file), and per-file loading facts."""
+    if not paths:
+        raise DataError("no data files given; pass --data FILE (repeatable)")
+    rows: list[Row] = []
+    loaded: dict[str, dict] = {}
+    for path in paths:
+        result = load_questions(path, settings.task)
+        name = str(path)
+        if name in loaded:
+            raise DataError(f"{name} is given twice")
+        questions = result.questions[: settings.limit] if settings.limit is not None else result.questions
+        loaded[name] = {"format": result.format, "rejected": len(result.rejects), "skipped": result.skipped,
+                        "label_disagreements": len(result.disagreements()),
+                        "rejects": [str(r) for r in result.rejects[:MAX_REJECTS_SHOWN]]}
+        rows += [Row(name, q, (q.label or q.truth_label) == "Yes") for q in questions]
+    if not rows:
+        which = f" of task {settings.task!r}" if settings.task else ""
+        raise DataError(f"no questions{which} to evaluate in {', '.join(map(str, paths))}")
+    return rows, loaded
+
+
+def _entry(rows: Sequence[Row], answers: Sequence[bool]) -> dict:
+    metrics = binary_metrics([r.gold for r in rows], answers)
+    return {**metrics.to_dict(), **collapse_verdict(metrics).to_dict()}
+
+
+def _grouped(rows: Sequence[Row], answers: Sequence[bool], key) -> dict[str, tuple[list[Row], list[bool]]]:
+    groups: dict[str, tuple[list[Row], list[bool]]] = defaultdict(lambda: ([], []))
+    for row, answer in zip(rows, answers):
+        group = groups[key(row)]
+        group[0].append(row)
+        group[1].append(answer)
+    return dict(groups)
+
+
+def _by_size(rows: Sequence[Row], answers: Sequence[bool]) -> dict[str, dict]:
+    groups = _grouped(rows, answers, lambda r: r.question.nodes)
+    return {str(size): _entry(*groups[size]) for size in sorted(groups)}
+
+
+def breakdown(rows: Sequence[Row], answers: Sequence[bool]) -> dict:
+    """``overall``, ``per_file``, ``per_family`` and ``per_size`` entries for one set of answers."""
+    levels = {"overall": _entry(rows, answers), "per_file": {}, "per_family": {}, "per_size": _by_size(rows, answers)}
+    for level, key in (("per_file", lambda r: r.file), ("per_family", lambda r: r.family)):
+        for name, (group_rows, group_answers) in _grouped(rows, answers, key).items():
+            tasks = sorted({r.question.task for r in group_rows})
+            levels[level][name] = {**_entry(group_rows, group_answers), "tasks": tasks,
+                                   "per_size": _by_size(group_rows, group_answers)}
+    overall = levels["overall"]
+    bad = [name for name, entry in levels["per_file"].items() if entry["collapsed"]]
+    if bad and len(levels["per_file"]) > 1:
+        overall["reasons"] = [*overall["reasons"], f"collapsed on {len(bad)} of {len(levels['per_file'])} files: "
+                                                   f"{', '.join(Path(name).name for name in bad)}"]
+        overall["collapsed"], overall["status"] = True, "collapsed"
+    return levels
+
+
+def _circuit(task: str, k: int):
+    import neurosym as ns
+    from neurosym.resources import constraint_path
+
+    return ns.compile(constraint_path(f"causal/{task}.ns"), {"Node": k})
+
+
+def evaluate(predictor, paths: Sequence[str | Path], settings: EvalSettings = EvalSettings()) -> dict:
+    """The whole evaluation of ``predictor`` on ``paths``: see the module docstring."""
+    settings.check()
+    rows, loaded = load_rows(paths, settings)
+    circuits = {task: _circuit(task, settings.k) for task in sorted({r.question.task for r in rows})}
+    started = time.perf_counter()
+    p_yes = predictor.predict([r.question.premise for r in rows], [r.question.question for r in rows])
+    answers = [p > 0.5 for p in p_yes]
+    result = {"model": predictor.name, "settings": {**settings.__dict__}, "files": list(loaded), **breakdown(rows, answers)}
+    for name, facts in loaded.items():
+        result["per_file"][name].update(facts)
+    consistency, sensitivity = {}, {}
+    for name, (file_rows, file_answers) in _grouped(rows, answers, lambda r: r.file).items():
+        for task, (task_rows, _) in _grouped(file_rows, file_answers, lambda r: r.question.task).items():
+            questions = [r.question for r in task_rows]
+            if settings.subsets:
+                report = check_consistency(predictor, questions, circuits[task], settings.subsets, settings.seed)
+                consistency.setdefault(task, []).append(report)
+                result["per_file"][name].setdefault("consistency", {})[task] = report.to_dict()
+            if settings.edits:
+                report = context_sensitivity(predictor, questions, settings.edits, settings.seed)
+                sensitivity.setdefault(task, []).append(report)
+                result["per_file"][name].setdefault("sensitivity", {})[task] = report.to_dict()
+    result["consistency"] = {task: sum(reports[1:], reports[0]).to_dict() for task, reports in consistency.items()}
+    result["sensitivity"] = {task: sum(reports[1:], reports[0]).to_dict() for task, reports in sensitivity.items()}
+    result["constrained"] = _constrained(predictor, rows, answers, circuits, settings) if settings.constrained else None
+    prompts = (len(rows) + sum(c["prompts"] for c in result["consistency"].values())
+               + sum(2 * s["edited"] for s in result["sensitivity"].values())
+               + (result["constrained"]["prompts"] if result["constrained"] else 0))
+    seconds = time.perf_counter() - started
+    result["timing"] = {"seconds": seconds, "prompts": prompts, "prompts_per_s": prompts / seconds if seconds else None}
+    return result
+
+
+def _constrained(predictor, rows: Sequence[Row], answers: Sequence[bool], circuits: dict, settings: EvalSettings) -> dict:
+    """The breakdown again, for the answers the circuit's MPE gives jointly."""
+    joint_answers = list(answers)
+    joint, prompts = 0, 0
+    for task, circuit in circuits.items():
+        positions = [i for i, r in enumerate(rows) if r.question.task == task]
+        found = constrained_answers(predictor, [rows[i].question for i in positions], [answers[i] for i in positions],
+                                    circuit, settings.seed)
+        for i, answer in zip(positions, found.answers):
+            joint_answers[i] = answer
+        joint += found.joint
+        prompts += found.prompts
+    return {**breakdown(rows, joint_answers), "answered_jointly": joint, "prompts": prompts}

@@ -1,0 +1,121 @@
+"""PNG plots of an evaluation (and of several runs, for `neurosym report`), written atomically."""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Write ``fig`` to ``path`` through a temporary file, then close it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.tight_layout()
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _by_size_axes(ax, series: dict[str, dict[str, dict]], key: str, title: str) -> None:
+    """One line per series over graph size; ``series[name][size]`` is a metrics entry."""
+    for name, per_size in series.items():
+        sizes = sorted(per_size, key=int)
+        values = [per_size[s][key] for s in sizes]
+        ax.plot([int(s) for s in sizes], [math.nan if v is None else v for v in values], marker="o", label=name)
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(-0.02, 1.02), ax.set_xlabel("graph size (nodes)"), ax.set_title(title)
+
+
+def plot_eval(result: dict, out: Path) -> list[Path]:
+    """accuracy_by_size.png, yes_rate.png and confusion.png for one evaluation."""
+    families = {name: entry["per_size"] for name, entry in result["per_family"].items()}
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    _by_size_axes(axes[0], families, "accuracy", "accuracy by graph size")
+    _by_size_axes(axes[1], families, "balanced_accuracy", "balanced accuracy by graph size")
+    axes[1].legend(fontsize=7, loc="lower left")
+    written = [save_figure(fig, out / "accuracy_by_size.png")]
+
+    files = result["per_file"]
+    names = [Path(name).name for name in files]
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(files) + 2), 3.8))
+    x = range(len(files))
+    ax.bar([i - 0.2 for i in x], [e["yes_rate"] for e in files.values()], width=0.4, label="predicted Yes-rate")
+    ax.bar([i + 0.2 for i in x], [e["label_yes_rate"] for e in files.values()], width=0.4, label="label Yes-rate")
+    ax.set_xticks(list(x), names, rotation=20, ha="right", fontsize=7)
+    ax.set_ylim(0, 1.05), ax.legend(fontsize=8), ax.set_title("Yes-rate: answers vs labels")
+    written.append(save_figure(fig, out / "yes_rate.png"))
+
+    columns = min(4, len(files))
+    fig, axes = plt.subplots(math.ceil(len(files) / columns), columns, figsize=(2.8 * columns, 2.8 * math.ceil(len(files) / columns)),
+                             squeeze=False)
+    for ax in axes.flat[len(files):]:
+        ax.axis("off")
+    for ax, name, entry in zip(axes.flat, names, files.values()):
+        c = entry["confusion"]
+        matrix = [[c["tp"], c["fn"]], [c["fp"], c["tn"]]]
+        ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(1, entry["n"]))
+        for i in range(2):
+            for j in range(2):
+                ax.text(j, i, str(matrix[i][j]), ha="center", va="center")
+        ax.set_xticks([0, 1], ["Yes", "No"]), ax.set_yticks([0, 1], ["Yes", "No"])
+        ax.set_xlabel("answer"), ax.set_ylabel("label"), ax.set_title(name, fontsize=8)
+    written.append(save_figure(fig, out / "confusion.png"))
+    return written
+
+
+def plot_report(groups: dict[str, dict], out: Path) -> list[Path]:
+    """report_by_size.png (balanced accuracy by size, one line per run group, error bars = spread)
+    and report_yes_rate.png (predicted Yes-rate per group against the labels')."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for name, group in groups.items():
+        sizes = sorted(group["per_size"], key=int)
+        means = [group["per_size"][s]["balanced_accuracy"]["mean"] for s in sizes]
+        spreads = [group["per_size"][s]["balanced_accuracy"]["spread"] for s in sizes]
+        ax.errorbar([int(s) for s in sizes], [math.nan if m is None else m for m in means],
+                    yerr=[0 if s is None else s for s in spreads], marker="o", capsize=3, label=name)
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(-0.02, 1.02), ax.set_xlabel("graph size (nodes)"), ax.set_ylabel("balanced accuracy")
+    ax.legend(fontsize=7), ax.set_title("balanced accuracy by graph size (mean ± spread over seeds)")
+    written = [save_figure(fig, out / "report_by_size.png")]
+
+    fig, ax = plt.subplots(figsize=(max(5, 1.5 * len(groups) + 2), 3.8))
+    x = range(len(groups))
+    overall = [g["overall"] for g in groups.values()]
+    ax.bar(list(x), [o["yes_rate"]["mean"] for o in overall], yerr=[o["yes_rate"]["spread"] or 0 for o in overall],
+           capsize=3, label="predicted Yes-rate")
+    ax.scatter(list(x), [o["label_yes_rate"]["mean"] for o in overall], color="black", marker="_", s=400,
+               label="label Yes-rate", zorder=3)
+    ax.set_xticks(list(x), list(groups), rotation=15, ha="right", fontsize=7)
+    ax.set_ylim(0, 1.05), ax.legend(fontsize=8), ax.set_title("Yes-rate per run group")
+    written.append(save_figure(fig, out / "report_yes_rate.png"))
+    return written
+
+
+def plot_curves(curves: dict[str, list[dict]], out: Path) -> Path:
+    """report_training.png: each run's dev balanced accuracy and Yes-rate over training steps
+    (from the records of metrics.jsonl that carry a ``dev`` report)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for name, records in curves.items():
+        steps = [r["step"] for r in records]
+        axes[0].plot(steps, [r["dev"]["balanced_accuracy"] for r in records], marker="o", label=name)
+        axes[1].plot(steps, [r["dev"]["yes_rate"] for r in records], marker="o", label=name)
+    axes[0].set_title("dev balanced accuracy"), axes[1].set_title("dev Yes-rate")
+    for ax in axes:
+        ax.set_ylim(-0.02, 1.02), ax.set_xlabel("step")
+    axes[1].legend(fontsize=7)
+    return save_figure(fig, out / "report_training.png")

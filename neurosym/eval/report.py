@@ -1,0 +1,188 @@
+"""Several evaluated runs side by side: λ = 0 against the semantic loss, over seeds.
+
+Each run folder must hold ``eval/eval.json`` (from `neurosym eval RUN`); its ``config.yaml`` and
+``metrics.jsonl`` are read when present. Runs are grouped by their config without the keys that
+only name a repetition (``seed``, ``data.seed``, ``output_dir``, ``progress``, ``plots``); a group is
+named by the config keys in which it differs from the other groups. Per group every metric is
+given as the mean and the spread (the sample standard deviation; None for a single run) over its
+runs, overall, per split/family and per graph size, with each run's collapse verdict.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from neurosym.errors import DataError
+from neurosym.eval.runs import read_config
+
+REPETITION_KEYS = ("seed", "data.seed", "output_dir", "progress", "plots")
+METRICS = ("accuracy", "balanced_accuracy", "mcc", "yes_rate", "label_yes_rate", "recall_yes", "recall_no")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    folder: Path
+    config: dict  # flattened: "optim.lr" → value
+    result: dict  # eval.json
+    curve: list[dict]  # metrics.jsonl records with dev metrics
+
+    @property
+    def seed(self):
+        return self.config.get("seed")
+
+
+def _flatten(config: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def load_run(folder: str | Path) -> RunResult:
+    folder = Path(folder)
+    path = folder / "eval" / "eval.json"
+    if not path.is_file():
+        raise DataError(f"{folder} has no eval/eval.json", hint=f"evaluate it first: neurosym eval {folder} --data FILE")
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+        result["overall"]["balanced_accuracy"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{path} is not an eval.json written by neurosym eval ({error})") from None
+    curve = []
+    metrics = folder / "metrics.jsonl"
+    if metrics.is_file():
+        try:
+            records = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except ValueError as error:
+            raise DataError(f"{metrics}: not JSON lines ({error})") from None
+        curve = [r for r in records if isinstance(r, dict) and "dev" in r]
+    return RunResult(folder, _flatten(read_config(folder / "config.yaml")), result, curve)
+
+
+def _spread(values: list[float | None]) -> dict:
+    present = [v for v in values if v is not None]
+    return {"mean": statistics.fmean(present) if present else None,
+            "spread": statistics.stdev(present) if len(present) > 1 else None, "values": values}
+
+
+def _aggregate(entries: list[dict | None]) -> dict:
+    """Mean and spread of each metric over runs (a run without the level counts as missing)."""
+    return {key: _spread([None if e is None else e.get(key) for e in entries]) for key in METRICS} | {
+        "collapsed": sum(bool(e and e["collapsed"]) for e in entries), "runs": len(entries)}
+
+
+def _levels(runs: Sequence[RunResult], level: str) -> dict[str, dict]:
+    names = dict.fromkeys(name for run in runs for name in run.result[level])
+    return {name: _aggregate([run.result[level].get(name) for run in runs]) for name in names}
+
+
+def group_runs(runs: Sequence[RunResult]) -> dict[str, list[RunResult]]:
+    """Runs with equal configs (repetition keys left out), named by what sets the groups apart."""
+    keyed: dict[str, list[RunResult]] = {}
+    settings: dict[str, dict] = {}
+    for run in runs:
+        kept = {k: v for k, v in run.config.items() if k not in REPETITION_KEYS}
+        key = json.dumps(kept, sort_keys=True, default=str) if run.config else f"run:{run.folder}"
+        keyed.setdefault(key, []).append(run)
+        settings[key] = kept
+    differing = sorted({k for s in settings.values() for k in s
+                        if len({json.dumps(t.get(k), default=str) for t in settings.values()}) > 1})
+    named = {}
+    for key, members in keyed.items():
+        if key.startswith("run:") or not differing:
+            name = str(members[0].folder) if key.startswith("run:") else members[0].result["model"]
+        else:
+            name = ", ".join(f"{k}={settings[key].get(k)}" for k in differing)
+        named[name] = members
+    return named
+
+
+def build_report(folders: Sequence[str | Path]) -> dict:
+    """The report's content (also written as report.json)."""
+    if not folders:
+        raise DataError("no run folders given")
+    runs = [load_run(folder) for folder in folders]
+    groups = {}
+    for name, members in group_runs(runs).items():
+        groups[name] = {
+            "runs": [str(r.folder) for r in members],
+            "seeds": [r.seed for r in members],
+            "verdicts": {str(r.folder): r.result["overall"]["status"] for r in members},
+            "overall": _aggregate([r.result["overall"] for r in members]),
+            "per_family": _levels(members, "per_family"),
+            "per_size": _levels(members, "per_size"),
+            "violation_rate": {task: _spread([r.result.get("consistency", {}).get(task, {}).get("violation_rate")
+                                              for r in members])
+                               for task in dict.fromkeys(t for r in members for t in r.result.get("consistency", {}))},
+            "sensitivity": {task: _spread([r.result.get("sensitivity", {}).get(task, {}).get("sensitivity")
+                                           for r in members])
+                            for task in dict.fromkeys(t for r in members for t in r.result.get("sensitivity", {}))},
+        }
+    data = {tuple(r.result["files"]) for r in runs}
+    return {"groups": groups, "same_data": len(data) == 1,
+            "curves": {str(r.folder): r.curve for r in runs if r.curve}}
+
+
+def _pm(stat: dict) -> str:
+    if stat["mean"] is None:
+        return "-"
+    return f"{stat['mean']:.3f}" + ("" if stat["spread"] is None else f" ± {stat['spread']:.3f}")
+
+
+HEADER = ["group", "runs", "collapsed", "accuracy", "balanced acc.", "MCC", "Yes-rate", "label Yes-rate",
+          "recall Yes", "recall No"]
+
+
+def group_row(name: str, stats: dict) -> list[str]:
+    return [name, str(stats["runs"]), f"{stats['collapsed']} of {stats['runs']}", *(_pm(stats[key]) for key in METRICS)]
+
+
+def print_report(report: dict, console) -> None:
+    from neurosym.eval.summary import rich_table
+
+    rows = [group_row(name, g["overall"]) for name, g in report["groups"].items()]
+    console.print(rich_table("runs side by side (mean ± sd over seeds)", HEADER, rows))
+    if not report["same_data"]:
+        console.print("[yellow]warning:[/] the runs were evaluated on different data files")
+
+
+def report_markdown(report: dict, plots: Sequence[str] = ()) -> str:
+    from neurosym.eval.summary import markdown_table
+
+    parts = ["# Report", "Mean ± sample standard deviation over the runs of each group (runs differ only in seeds)."]
+    if not report["same_data"]:
+        parts.append("**Warning:** the runs were evaluated on different data files; compare with care.")
+    groups = report["groups"]
+    parts += ["## overall", markdown_table(HEADER, [group_row(name, g["overall"]) for name, g in groups.items()])]
+    parts += ["## verdicts", "\n".join(f"- {name}: " + ", ".join(f"`{run}` {status}" for run, status in g["verdicts"].items())
+                                       for name, g in groups.items())]
+    checks = [[name, task, _pm(g["violation_rate"][task]), _pm(g["sensitivity"].get(task, {"mean": None}))]
+              for name, g in groups.items() for task in g["violation_rate"]]
+    if checks:
+        parts += ["## consistency and context sensitivity",
+                  markdown_table(["group", "task", "violation rate", "sensitivity"], checks)]
+    for level, title in (("per_family", "per split/family"), ("per_size", "per graph size")):
+        rows = [group_row(f"{name} · {key}", stats) for name, g in groups.items() for key, stats in g[level].items()]
+        parts += [f"## {title}", markdown_table(HEADER, rows)]
+    parts += [f"![{name}]({name})" for name in plots]
+    return "\n\n".join(parts) + "\n"
+
+
+def write_report(folders: Sequence[str | Path], out: Path) -> tuple[dict, list[Path]]:
+    """report.json, report.md and the PNGs in ``out``; returns the report and the files written."""
+    from neurosym.causal.io import atomic_write_text
+    from neurosym.eval.plots import plot_curves, plot_report
+
+    report = build_report(folders)
+    plots = plot_report(report["groups"], out)
+    if report["curves"]:
+        plots.append(plot_curves(report["curves"], out))
+    atomic_write_text(out / "report.json", json.dumps(report, indent=1) + "\n")
+    atomic_write_text(out / "report.md", report_markdown(report, [p.name for p in plots]))
+    return report, [out / "report.json", out / "report.md", *plots]

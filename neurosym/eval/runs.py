@@ -1,0 +1,125 @@
+"""What `neurosym eval` can evaluate: a trainer's run folder, a model, or a reference baseline.
+
+A run folder (written by `trainer.recipe.train`) holds ``final/`` — a peft LoRA adapter or a full
+model, its tokenizer, and ``neurosym.json`` ``{"base_model", "lora", "prompt": {"text", "style"}}``,
+whose prompt is reused so the model is asked exactly as it was trained (the default prompt when the
+record has none) — and ``config.yaml``. A LoRA run is evaluated
+as its adapter on its base model; the base model ``"tiny"`` is `tiny_gemma3` (seeded, so the same
+weights the adapter was trained on).
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from neurosym.errors import DataError
+from neurosym.eval.predictors import BASELINE_PREFIX, HeadPredictor, Predictor, baseline
+
+TINY = "tiny"
+RUN_MARKER = Path("final") / "neurosym.json"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A predictor and where it came from."""
+
+    predictor: Predictor
+    name: str
+    run: Path | None = None  # the run folder, when one was given
+    config: dict | None = None  # the run's config.yaml
+
+
+def is_run(path: str | Path) -> bool:
+    return (Path(path) / RUN_MARKER).is_file()
+
+
+def load_target(spec: str, batch_size: int = 16, device: str = "auto", seed: int = 0) -> Target:
+    """``baseline:NAME``, a run folder, ``"tiny"``, ``"gemma3-270m"`` or a local Hugging Face folder."""
+    if spec.startswith(BASELINE_PREFIX):
+        return Target(baseline(spec[len(BASELINE_PREFIX):], seed), spec)
+    from neurosym.model import YesNoHead
+
+    device = _device(device)
+    if is_run(spec):
+        folder = Path(spec)
+        meta = _read_record(folder / RUN_MARKER)
+        model, tokenizer = _load_run_model(folder / "final", meta, device)
+        head = YesNoHead(model, tokenizer, _template(meta))
+        return Target(HeadPredictor(head, batch_size, str(folder)), str(folder), folder,
+                      read_config(folder / "config.yaml"))
+    model, tokenizer = load_base(spec, device)
+    return Target(HeadPredictor(YesNoHead(model, tokenizer), batch_size, spec), spec)
+
+
+def load_base(name: str, device: str):
+    """(model, tokenizer) for ``"tiny"`` or anything `neurosym.model.load_model` takes."""
+    from neurosym.model import load_model, tiny_gemma3
+
+    if name == TINY:
+        model, tokenizer = tiny_gemma3()
+        return model.to(device), tokenizer
+    return load_model(name, device=device)
+
+
+def _read_record(path: Path) -> dict:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(meta["base_model"], str) or not isinstance(meta["lora"], bool):
+            raise TypeError("base_model must be a string and lora a boolean")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{path} is not a run's model record ({type(error).__name__}: {error})") from None
+    return meta
+
+
+def _load_run_model(final: Path, meta: dict, device: str):
+    if not meta["lora"]:
+        return load_base(str(final), device)
+    from peft import PeftModel
+
+    base = meta["base_model"]
+    model, tokenizer = load_base(base, device)
+    try:
+        with warnings.catch_warnings():  # peft calls a transformers API that warns of its own deprecation
+            warnings.simplefilter("ignore", FutureWarning)
+            model = PeftModel.from_pretrained(model, final, is_trainable=False)
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise DataError(f"cannot load the LoRA adapter in {final} onto {base!r}: {str(error).splitlines()[0]}") from None
+    return model.eval(), tokenizer
+
+
+def read_config(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise DataError(f"cannot read the run config {path}: {error}") from None
+    if not isinstance(config, dict):
+        raise DataError(f"{path}: a run config must be a mapping, got {type(config).__name__}")
+    return config
+
+
+def _template(meta: dict):
+    """The prompt template the run trained with, from its model record."""
+    from neurosym.model.prompts import DEFAULT_TEMPLATE, PromptTemplate
+
+    prompt = meta.get("prompt")
+    if not isinstance(prompt, dict):
+        return DEFAULT_TEMPLATE
+    return PromptTemplate(text=prompt.get("text", DEFAULT_TEMPLATE.text), style=prompt.get("style", DEFAULT_TEMPLATE.style))
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise DataError(f"--device must be auto, cpu, cuda or cuda:N; got {name!r}")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DataError(f"--device {name} asked for, but no CUDA GPU is available")
+    return name

@@ -1,0 +1,63 @@
+"""The collapse verdict: is the model answering the question, or one word whatever it is asked?
+
+A model is **collapsed** on a set of questions when either rule fires:
+
+1. *one answer dominates a balanced set*: the labels' Yes-rate lies in [0.4, 0.6] and one answer
+   (Yes or No) covers at least 95% of the predictions;
+2. *no signal*: MCC < 0.05 and balanced accuracy < 0.55 (any label balance; MCC is 0 for a constant
+   predictor, so an always-No model on an 80%-No set is caught here although its accuracy is 0.8).
+
+The verdict is **undetermined** (not collapsed, with a note) when no rule fires but the set cannot
+tell: it is empty, or its labels hold one class only (then a model that always gives that answer
+and a model that reasons correctly score the same).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from neurosym.eval.metrics import BinaryMetrics
+
+DOMINANT_SHARE = 0.95  # rule 1: one answer covers at least this share of the predictions …
+BALANCED_BAND = (0.4, 0.6)  # … on a set whose label Yes-rate lies in this band
+MIN_MCC = 0.05  # rule 2: MCC below this …
+MIN_BALANCED_ACCURACY = 0.55  # … together with balanced accuracy below this
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``collapsed`` and why; ``notes`` say when the set cannot support a verdict."""
+
+    collapsed: bool
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """``collapsed``, ``undetermined`` or ``ok``."""
+        return "collapsed" if self.collapsed else "undetermined" if self.notes else "ok"
+
+    def to_dict(self) -> dict:
+        return {"collapsed": self.collapsed, "status": self.status, "reasons": list(self.reasons),
+                "notes": list(self.notes)}
+
+
+def collapse_verdict(metrics: BinaryMetrics) -> Verdict:
+    """Apply the two documented rules to one confusion matrix."""
+    if metrics.n == 0:
+        return Verdict(False, notes=["no questions: nothing to judge"])
+    reasons = []
+    yes_rate, label_rate = metrics.yes_rate, metrics.label_yes_rate
+    dominant, share = ("Yes", yes_rate) if yes_rate >= 0.5 else ("No", 1 - yes_rate)
+    if BALANCED_BAND[0] <= label_rate <= BALANCED_BAND[1] and share >= DOMINANT_SHARE:
+        reasons.append(f"answers {dominant} to {share:.1%} of a balanced set (labels {label_rate:.1%} Yes; "
+                       f"threshold {DOMINANT_SHARE:.0%})")
+    ba = metrics.balanced_accuracy
+    if metrics.mcc < MIN_MCC and ba < MIN_BALANCED_ACCURACY:
+        reasons.append(f"no signal: MCC {metrics.mcc:.3f} < {MIN_MCC} and balanced accuracy {ba:.3f} < "
+                       f"{MIN_BALANCED_ACCURACY}")
+    notes = []
+    if not reasons and metrics.label_yes in (0, metrics.n):
+        only = "Yes" if metrics.label_yes else "No"
+        notes.append(f"every label is {only}: a model that always answers {only} would score the same; "
+                     "judge collapse on a set with both answers")
+    return Verdict(bool(reasons), reasons, notes)

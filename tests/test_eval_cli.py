@@ -1,0 +1,171 @@
+"""`neurosym eval` and `neurosym report` end to end: the tiny Gemma 3, a LoRA run folder, baselines."""
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from neurosym.causal import load_questions
+from neurosym.cli import app
+from neurosym.eval.runs import load_target
+from neurosym.model import YesNoHead, apply_lora, tiny_gemma3
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "causal_axioms_formats"
+FILES = sorted(str(p) for p in FIXTURES.iterdir())
+LEVEL_KEYS = {"balanced_accuracy", "mcc", "yes_rate", "collapsed", "accuracy", "recall_yes", "recall_no"}
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def private_cache(tmp_path_factory):
+    """Compiled circuits go to a cache of this module's own, not the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NEUROSYM_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def every_level(result: dict, section: dict | None = None):
+    """(name, entry) for the overall entry and every file, family and size entry, nested ones too."""
+    section = section or result
+    yield "overall", section["overall"]
+    for level in ("per_file", "per_family", "per_size"):
+        for name, entry in section[level].items():
+            yield f"{level}/{name}", entry
+            for size, nested in entry.get("per_size", {}).items():
+                yield f"{level}/{name}/{size}", nested
+
+
+def test_tiny_model_end_to_end(tmp_path):
+    out = tmp_path / "eval"
+    # `--data a b c d` as a shell glob expands it: the files after the first are extra arguments
+    result = invoke("eval", "tiny", "--data", *FILES, "--output-dir", str(out), "--subsets", "2", "--edits", "2",
+                    "--constrained", "--limit", "3")
+    assert result.exit_code == 0, result.output
+    assert result.output.lstrip().splitlines()[0].startswith("╭")  # the verdict panel comes first
+    assert "VERDICT" in result.output.split("overall")[0]
+    data = json.loads((out / "eval.json").read_text())
+    assert set(data["per_file"]) == set(FILES) and data["overall"]["n"] == 12
+    for name, entry in [*every_level(data), *every_level(data, data["constrained"])]:
+        assert LEVEL_KEYS <= set(entry), name
+    assert set(data["consistency"]) == {"transitivity", "dseparation"}
+    assert all(c["subsets"] == 4 for c in data["consistency"].values())  # 2 per file, two files per task
+    assert {"sensitivity", "edited", "changed"} <= set(data["sensitivity"]["transitivity"])
+    for name in ("eval.md", "accuracy_by_size.png", "yes_rate.png", "confusion.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "eval.md").read_text().startswith("# Evaluation of tiny\n\n```\nVERDICT")
+
+    # The counts are those of the answer head run directly on the same questions.
+    model, tokenizer = tiny_gemma3()
+    head = YesNoHead(model, tokenizer)
+    questions = [q for f in FILES for q in load_questions(f).questions[:3]]
+    answers = (head.predict([q.premise for q in questions], [q.question for q in questions]) > 0.5).tolist()
+    gold = [q.label == "Yes" for q in questions]
+    expected = {"tp": sum(g and a for g, a in zip(gold, answers)), "fn": sum(g and not a for g, a in zip(gold, answers)),
+                "fp": sum(a and not g for g, a in zip(gold, answers)),
+                "tn": sum(not g and not a for g, a in zip(gold, answers))}
+    assert data["overall"]["confusion"] == expected
+
+
+@pytest.mark.parametrize("args, message", [
+    (["tiny", "--data", "missing.jsonl", "--output-dir", "out"], "data file(s) not found: missing.jsonl"),
+    (["tiny", "--data", FILES[0], "--task", "causality", "--output-dir", "out"], "unknown task 'causality'"),
+    (["tiny", "--data", FILES[0]], "--output-dir is required"),
+    (["baseline:sometimes", "--data", FILES[0], "--output-dir", "out"], "unknown baseline 'sometimes'"),
+    (["no-such-model", "--data", FILES[0], "--output-dir", "out"], "neither a local folder nor the alias"),
+    (["tiny", "--data", FILES[0], "--output-dir", "out", "--k", "1"], "--k must be at least 2"),
+])
+def test_bad_input_is_a_message_not_a_traceback(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("eval", *args)
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_data_file_names_the_file(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("this is not json\n")
+    result = invoke("eval", "baseline:oracle", "--data", str(bad), "--output-dir", str(tmp_path / "out"))
+    assert result.exit_code == 1 and "bad.jsonl" in result.output and "Traceback" not in result.output
+
+
+def make_lora_run(folder: Path) -> YesNoHead:
+    """A run folder as the trainer writes it, with a LoRA adapter whose weights matter."""
+    model, tokenizer = tiny_gemma3()
+    model = apply_lora(model, r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj"])
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(len(name))) * 2.0)
+    final = folder / "final"
+    model.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    head = YesNoHead(model, tokenizer)
+    (final / "neurosym.json").write_text(json.dumps({"base_model": "tiny", "lora": True,
+                                                     "prompt": {"text": head.template.text, "style": "auto"}}))
+    (folder / "config.yaml").write_text(yaml.safe_dump({"model": {"name": "tiny"}, "seed": 0}))
+    return head
+
+
+def test_a_lora_run_is_evaluated_with_its_adapter(tmp_path):
+    run = tmp_path / "run"
+    trained = make_lora_run(run)
+    questions = list(load_questions(FILES[-1]))
+    premises, texts = [q.premise for q in questions], [q.question for q in questions]
+    loaded = load_target(str(run), device="cpu").predictor.predict(premises, texts)
+    assert loaded == pytest.approx(trained.predict(premises, texts).tolist(), abs=1e-5)
+    bare_model, tokenizer = tiny_gemma3()
+    bare = YesNoHead(bare_model, tokenizer).predict(premises, texts).tolist()
+    assert max(abs(a - b) for a, b in zip(loaded, bare)) > 1e-3  # the adapter changes the answers
+
+    result = invoke("eval", str(run), "--data", FILES[-1], "--subsets", "2", "--edits", "2")
+    assert result.exit_code == 0, result.output
+    data = json.loads((run / "eval" / "eval.json").read_text())  # the run's eval/ is the default
+    assert data["run"] == str(run) and data["overall"]["n"] == len(questions)
+
+
+def fake_run(folder: Path, predictor: str, seed: int, semantic: bool) -> None:
+    """A run folder holding only what `neurosym report` reads: config.yaml and eval/eval.json."""
+    folder.mkdir(parents=True)
+    config = {"model": {"name": "tiny"}, "semantic": {"enabled": semantic}, "seed": seed, "output_dir": str(folder)}
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    result = invoke("eval", predictor, "--data", *FILES, "--output-dir", str(folder / "eval"), "--seed", str(seed),
+                    "--subsets", "2", "--edits", "2")
+    assert result.exit_code == 0, result.output
+
+
+def test_report_groups_runs_by_config_without_the_seed(tmp_path):
+    fake_run(tmp_path / "base", "baseline:always-no", 0, semantic=False)
+    fake_run(tmp_path / "sl0", "baseline:oracle", 0, semantic=True)
+    fake_run(tmp_path / "sl1", "baseline:random", 1, semantic=True)
+    out = tmp_path / "report"
+    result = invoke("report", str(tmp_path / "base"), str(tmp_path / "sl0"), str(tmp_path / "sl1"),
+                    "--output-dir", str(out))
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    groups = report["groups"]
+    assert set(groups) == {"semantic.enabled=False", "semantic.enabled=True"}
+    semantic = groups["semantic.enabled=True"]
+    assert semantic["seeds"] == [0, 1] and semantic["overall"]["collapsed"] == 1  # the coin has no signal
+    runs = [json.loads((tmp_path / r / "eval" / "eval.json").read_text())["overall"]["balanced_accuracy"]
+            for r in ("sl0", "sl1")]
+    stats = semantic["overall"]["balanced_accuracy"]
+    assert stats["mean"] == pytest.approx(statistics.fmean(runs)) and stats["spread"] == pytest.approx(statistics.stdev(runs))
+    assert groups["semantic.enabled=False"]["overall"]["balanced_accuracy"]["spread"] is None  # a single run
+    markdown = (out / "report.md").read_text()
+    assert "semantic.enabled=False" in markdown and "1 of 1" in markdown
+    assert (out / "report_by_size.png").is_file() and (out / "report_yes_rate.png").is_file()
+
+
+def test_report_of_an_unevaluated_run_says_what_to_do(tmp_path):
+    (tmp_path / "run").mkdir()
+    result = invoke("report", str(tmp_path / "run"), "--output-dir", str(tmp_path / "report"))
+    assert result.exit_code == 1 and "has no eval/eval.json" in result.output and "neurosym eval" in result.output
+    assert "Traceback" not in result.output

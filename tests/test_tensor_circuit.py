@@ -1,0 +1,257 @@
+"""TensorCircuit: log_prob and mpe against brute-force enumeration and PySDD's own WMC."""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pysdd.sdd import SddManager, Vtree
+
+import neurosym as ns
+from neurosym.compile.artifact import TENSOR_FILE
+from neurosym.errors import ArtifactError
+from neurosym.ground.formula import evaluate_batch
+from neurosym.resources import constraint_path
+from neurosym.tensor import TensorCircuit
+
+TRANSITIVITY = constraint_path("causal/transitivity.ns")
+DSEPARATION = constraint_path("causal/dseparation.ns")
+EXACTLY_ONE = constraint_path("examples/exactly_one.ns")
+HIERARCHY = constraint_path("examples/hierarchy.ns")
+SMALL = [(TRANSITIVITY, {"Node": 3}), (EXACTLY_ONE, {"Class": 5}), (HIERARCHY, {})]
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEUROSYM_CACHE", str(tmp_path / "cache"))
+
+
+# -- references -------------------------------------------------------------------------------
+def all_assignments(n: int) -> np.ndarray:
+    return np.array(list(itertools.product([False, True], repeat=n)), dtype=bool).reshape(-1, n)
+
+
+def models_of_theory(circuit) -> torch.Tensor:
+    """Every satisfying assignment, by evaluating the ground formulas on all 2^V assignments."""
+    table = all_assignments(len(circuit.variables))
+    ok = np.ones(len(table), dtype=bool)
+    for constraint in circuit.ground_theory.constraints:
+        for f in constraint.conjuncts:
+            ok &= evaluate_batch(f, table)
+    return torch.from_numpy(table[ok])
+
+
+def models_of_cnf(clauses, num_vars: int) -> torch.Tensor:
+    table = all_assignments(num_vars)
+    ok = np.ones(len(table), dtype=bool)
+    for clause in clauses:
+        ok &= np.any([table[:, abs(l) - 1] == (l > 0) for l in clause], axis=0)
+    return torch.from_numpy(table[ok])
+
+
+def literal_log_weights(probs, mask, masked):
+    pos, neg = torch.log(probs), torch.log1p(-probs)
+    if mask is not None:
+        pos, neg = pos.masked_fill(~mask, masked), neg.masked_fill(~mask, masked)
+    return pos, neg
+
+
+def brute_log_prob(models, probs, mask=None) -> torch.Tensor:
+    """log Σ over models of Π literal weights; masked-out variables weigh 1/2 on both values."""
+    pos, neg = literal_log_weights(probs, mask, -math.log(2))
+    terms = torch.where(models[None], pos[:, None], neg[:, None]).sum(-1)
+    return torch.logsumexp(terms, -1) if len(models) else torch.full(probs.shape[:1], -math.inf, dtype=probs.dtype)
+
+
+def brute_mpe_value(models, probs, mask=None) -> torch.Tensor:
+    pos, neg = literal_log_weights(probs, mask, 0.0)
+    terms = torch.where(models[None], pos[:, None], neg[:, None]).sum(-1)
+    return terms.amax(-1) if len(models) else torch.full(probs.shape[:1], -math.inf, dtype=probs.dtype)
+
+
+def pysdd_log_wmc(circuit, probs) -> float:
+    wmc = circuit.root.wmc(log_mode=True)
+    for i, p in enumerate(probs.tolist(), start=1):
+        wmc.set_literal_weight(circuit.manager.literal(i), math.log(p))
+        wmc.set_literal_weight(circuit.manager.literal(-i), math.log1p(-p))
+    return wmc.propagate()
+
+
+def random_beliefs(rows: int, num_vars: int, seed: int, evidence: float = 0.2, masked: float = 0.2):
+    """float64 probabilities with some exact 0/1 evidence, and a mask with some False entries."""
+    g = torch.Generator().manual_seed(seed)
+    probs = torch.rand(rows, num_vars, generator=g, dtype=torch.float64)
+    hard = torch.rand(rows, num_vars, generator=g) < evidence
+    probs = torch.where(hard, probs.round(), probs)
+    mask = torch.rand(rows, num_vars, generator=g) >= masked
+    return probs, mask
+
+
+def check_mpe(circuit_or_tensor, models, probs, mask):
+    assignment, log_p = circuit_or_tensor.mpe(probs, mask=mask)
+    expected = brute_mpe_value(models, probs, mask)
+    torch.testing.assert_close(log_p, expected, rtol=0, atol=1e-9)
+    pos, neg = literal_log_weights(probs, mask, 0.0)
+    for row in range(len(probs)):
+        if expected[row] == -math.inf:
+            assert not assignment[row].any()
+            continue
+        assert (models == assignment[row]).all(-1).any(), "the MPE must be a model"
+        score = torch.where(assignment[row], pos[row], neg[row]).sum()
+        assert abs(float(score - expected[row])) <= 1e-9
+        if mask is not None:  # masked-out variables free on the chosen path are False
+            forced = (models[:, ~mask[row]] == assignment[row, ~mask[row]]).all(-1)
+            assert forced.any()
+
+
+# -- the shipped theories ---------------------------------------------------------------------
+@pytest.mark.parametrize("path, domains", SMALL)
+def test_log_prob_equals_enumeration_on_shipped_theories(path, domains):
+    circuit = ns.compile(path, domains, cache=False)
+    models = models_of_theory(circuit)
+    probs, mask = random_beliefs(64, len(circuit.variables), seed=1)
+    torch.testing.assert_close(circuit.log_prob(probs), brute_log_prob(models, probs), rtol=0, atol=1e-9)
+    torch.testing.assert_close(circuit.log_prob(probs, mask=mask), brute_log_prob(models, probs, mask), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("path, domains", SMALL)
+def test_mpe_equals_brute_force_argmax(path, domains):
+    circuit = ns.compile(path, domains, cache=False)
+    probs, mask = random_beliefs(48, len(circuit.variables), seed=2)
+    models = models_of_theory(circuit)
+    check_mpe(circuit, models, probs, None)
+    check_mpe(circuit, models, probs, mask)
+
+
+@pytest.mark.parametrize("path, domains", [(TRANSITIVITY, {"Node": 4}), (DSEPARATION, {"Node": 3}), (HIERARCHY, {})])
+def test_log_prob_equals_pysdd_weighted_model_count(path, domains):
+    circuit = ns.compile(path, domains, cache=False)
+    g = torch.Generator().manual_seed(3)
+    probs = torch.rand(4, len(circuit.variables), generator=g, dtype=torch.float64) * 0.98 + 0.01
+    ours = circuit.log_prob(probs)
+    for row in range(len(probs)):
+        assert abs(float(ours[row]) - pysdd_log_wmc(circuit, probs[row])) <= 1e-9
+
+
+def test_exactly_one_closed_form():
+    for n in (1, 3, 10):
+        circuit = ns.compile(EXACTLY_ONE, {"Class": n}, cache=False)
+        p = torch.rand(5, n, dtype=torch.float64, generator=torch.Generator().manual_seed(n))
+        expected = sum(p[:, i] * torch.prod(torch.cat([1 - p[:, :i], 1 - p[:, i + 1:]], 1), 1) for i in range(n))
+        torch.testing.assert_close(circuit.log_prob(p).exp(), expected, rtol=1e-12, atol=0)
+
+
+# -- random SDDs: arbitrary vtrees, unmentioned variables, true and false roots ---------------
+clause = st.lists(st.integers(1, 6).flatmap(lambda v: st.sampled_from([v, -v])), min_size=1, max_size=3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(clauses=st.lists(clause, max_size=8), extra=st.integers(0, 2),
+       vtree=st.sampled_from(["balanced", "right", "left", "vertical"]), seed=st.integers(0, 2**16))
+def test_random_cnf_against_enumeration(clauses, extra, vtree, seed):
+    used = max((abs(l) for c in clauses for l in c), default=1)
+    manager = SddManager.from_vtree(Vtree(var_count=used, vtree_type=vtree))
+    root = manager.true()
+    for c in clauses:
+        root = root & _disjunction(manager, c)
+    num_vars = used + extra  # variables the SDD manager does not know at all
+    tensor = TensorCircuit.from_sdd(root, num_vars)
+    models = models_of_cnf(clauses, num_vars)
+    probs, mask = random_beliefs(16, num_vars, seed)
+    torch.testing.assert_close(tensor.log_prob(probs), brute_log_prob(models, probs), rtol=0, atol=1e-9)
+    torch.testing.assert_close(tensor.log_prob(probs, mask=mask), brute_log_prob(models, probs, mask), rtol=0, atol=1e-9)
+    check_mpe(tensor, models, probs, mask)
+
+
+def _disjunction(manager, literals):
+    node = manager.false()
+    for literal in literals:
+        node = node | manager.literal(literal)
+    return node
+
+
+# -- gradients --------------------------------------------------------------------------------
+def test_gradcheck_probs_logits_and_mask():
+    circuit = ns.compile(TRANSITIVITY, {"Node": 3}, cache=False)
+    g = torch.Generator().manual_seed(4)
+    probs = (torch.rand(3, 12, generator=g, dtype=torch.float64) * 0.9 + 0.05).requires_grad_()
+    logits = (torch.randn(3, 12, generator=g, dtype=torch.float64) * 3).requires_grad_()
+    mask = torch.rand(3, 12, generator=g) > 0.3
+    assert torch.autograd.gradcheck(lambda p: circuit.log_prob(p), (probs,))
+    assert torch.autograd.gradcheck(lambda z: circuit.log_prob(logits=z, mask=mask), (logits,))
+
+
+def test_gradient_equals_autograd_through_enumeration():
+    circuit = ns.compile(HIERARCHY, {}, cache=False)
+    models = models_of_theory(circuit)
+    probs, mask = random_beliefs(8, len(circuit.variables), seed=5, evidence=0.0)
+    mine = probs.clone().requires_grad_()
+    circuit.log_prob(mine, mask=mask).sum().backward()
+    ref = probs.clone().requires_grad_()
+    brute_log_prob(models, ref, mask).sum().backward()
+    torch.testing.assert_close(mine.grad, ref.grad, rtol=1e-9, atol=1e-9)
+
+
+def test_evidence_at_the_boundaries_keeps_values_exact_and_gradients_finite():
+    circuit = ns.compile(TRANSITIVITY, {"Node": 3}, cache=False)
+    models = models_of_theory(circuit)
+    probs, mask = random_beliefs(32, 12, seed=6, evidence=0.5)
+    logits = torch.logit(probs).requires_grad_()  # exact 0/1 become ∓inf
+    out = circuit.log_prob(logits=logits, mask=mask)
+    torch.testing.assert_close(out.detach(), brute_log_prob(models, probs, mask), rtol=0, atol=1e-9)
+    assert (out == -math.inf).any() and (out > -math.inf).any(), "the batch should mix possible and impossible rows"
+    out.masked_fill(out == -math.inf, 0).sum().backward()
+    assert torch.isfinite(logits.grad).all()
+    assert (logits.grad[torch.isinf(logits.detach())] == 0).all()
+    assert (logits.grad[out.detach() == -math.inf] == 0).all()
+    leaf = probs.clone().requires_grad_()
+    circuit.log_prob(leaf, mask=mask).sum().backward()
+    assert torch.isfinite(leaf.grad).all() and (leaf.grad[(probs == 0) | (probs == 1)] == 0).all()
+
+
+def test_batches_split_into_chunks_give_the_same_values_and_gradients():
+    circuit = ns.compile(TRANSITIVITY, {"Node": 3}, cache=False)
+    whole = circuit.tensor_circuit()
+    chunked = whole.replica()
+    chunked.chunk_rows = 3
+    probs, mask = random_beliefs(10, 12, seed=7)
+    logits = torch.logit(probs.clamp(0.01, 0.99))
+    grads = []
+    for tensor in (whole, chunked):
+        z = logits.clone().requires_grad_()
+        out = tensor.log_prob(logits=z, mask=mask)
+        out.sum().backward()
+        grads.append((out.detach(), z.grad))
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+    for a, b in zip(whole.mpe(probs, mask=mask), chunked.mpe(probs, mask=mask)):
+        assert torch.equal(a, b)
+
+
+# -- the cache --------------------------------------------------------------------------------
+def test_tensor_form_is_cached_in_the_artifact_folder():
+    circuit = ns.compile(TRANSITIVITY, {"Node": 3})
+    first = circuit.tensor_circuit()
+    path = circuit.folder / TENSOR_FILE
+    assert path.is_file()
+    reloaded = ns.load_circuit(circuit.folder).tensor_circuit()
+    assert reloaded is not first and reloaded.num_nodes == first.num_nodes
+    probs, _ = random_beliefs(4, 12, seed=8)
+    assert torch.equal(reloaded.log_prob(probs), first.log_prob(probs))
+    path.write_bytes(b"not a tensor file")
+    with pytest.raises(ArtifactError, match="unreadable tensor circuit"):
+        TensorCircuit.load(path)
+
+
+def test_cuda_matches_cpu():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    circuit = ns.compile(TRANSITIVITY, {"Node": 3}, cache=False)
+    cpu = circuit.tensor_circuit()
+    gpu = cpu.replica().to("cuda")
+    probs, mask = random_beliefs(16, 12, seed=9)
+    torch.testing.assert_close(gpu.log_prob(probs.cuda(), mask=mask.cuda()).cpu(), cpu.log_prob(probs, mask=mask))
+    assert torch.equal(gpu.mpe(probs.cuda(), mask=mask.cuda())[0].cpu(), cpu.mpe(probs, mask=mask)[0])

@@ -1,0 +1,206 @@
+"""The training loop on the tiny random Gemma 3: run folder, resume, data order, the semantic term, demo."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import networkx as nx
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from neurosym.causal import generate, write_questions
+from neurosym.cli import app
+from neurosym.errors import DataError
+from neurosym.model import tiny_gemma3
+from neurosym.resources import resource_dir
+from trainer.checkpoint import load_checkpoint
+from trainer.config import load_config
+from trainer.data import TrainingData
+from trainer.recipe import ask, build_head, losses, train
+from trainer.schedules import LambdaSchedule
+from trainer.semantic import SemanticTerm
+
+pytestmark = pytest.mark.slow
+TIMING_KEYS = {"seconds", "examples_per_s", "prompts_per_s"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread_own_cache(tmp_path_factory):
+    """One intra-op thread (two on a busy 2-core machine are many times slower), and a fresh
+    compile cache, so the runs compile their template as a first run does."""
+    threads, cache = torch.get_num_threads(), os.environ.get("NEUROSYM_CACHE")
+    torch.set_num_threads(1)
+    os.environ["NEUROSYM_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    torch.set_num_threads(threads)
+    if cache is None:
+        os.environ.pop("NEUROSYM_CACHE")
+    else:
+        os.environ["NEUROSYM_CACHE"] = cache
+
+
+def tiny_overrides(folder, *overrides: str) -> list[str]:
+    return [f"output_dir={folder}", "data.generate_train=32", "data.generate_dev=16", "optim.batch_size=4",
+            "eval.subsets=4", "progress=false", *overrides]
+
+
+def tiny(folder, *overrides: str):
+    return load_config(resource_dir("experiments") / "tiny.yaml", tiny_overrides(folder, *overrides))
+
+
+def records(folder) -> list[dict]:
+    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_run_writes_its_folder(tmp_path):
+    config = tiny(tmp_path / "run", "optim.max_steps=4", "eval.interval=2", "checkpoint.every=2",
+                  "checkpoint.keep_last=1")
+    folder = train(config)
+    assert folder == tmp_path / "run"
+    assert load_config(folder / "config.yaml") == config
+    rows = records(folder)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    schedule = LambdaSchedule(config.semantic.lam, 4)
+    assert [r["lambda"] for r in rows] == pytest.approx([schedule(s) for s in range(4)])
+    for r in rows:
+        assert r["ce"] > 0 and r["sl"] > 0 and r["lr"] == pytest.approx(1e-3)
+        assert r["examples_per_s"] > 0 and r["prompts"] > 4 and r["impossible_subsets"] == 0
+    dev = [r["dev"] for r in rows if "dev" in r]
+    assert [r["step"] for r in rows if "dev" in r] == [2, 4]
+    for report in dev:
+        assert report["n"] == 16 and report["label_yes_rate"] == 0.5
+        assert 0 <= report["violation_rate"] <= 1 and isinstance(report["collapsed"], bool)
+        for key in ("balanced_accuracy", "mcc", "yes_rate", "recall_yes", "recall_no"):
+            assert report[key] is not None
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["step-0000004.pt"]
+    manifest = json.loads((folder / "final" / "neurosym.json").read_text())
+    assert manifest["base_model"] == "tiny" and manifest["lora"] is True and manifest["answer_tokens"] == ["Yes", "No"]
+    assert (folder / "final" / "adapter_model.safetensors").is_file()
+    assert not list(folder.glob(".*tmp*"))
+    for plot in ("losses.png", "lambda.png", "dev.png"):
+        assert (folder / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_full_fine_tuning_keeps_frozen_embeddings(tmp_path):
+    folder = train(tiny(tmp_path / "full", "model.lora=null", "optim.max_steps=2", "eval.interval=2"))
+    final = load_file(folder / "final" / "model.safetensors")
+    base = tiny_gemma3()[0].state_dict()
+    assert torch.equal(final["model.embed_tokens.weight"], base["model.embed_tokens.weight"])
+    assert not torch.equal(final["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"])
+
+
+def test_resume_after_kill_9_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    overrides = ["optim.max_steps=12", "checkpoint.every=2", "eval.interval=4", "model.lora.dropout=0.1",
+                 "semantic.lam.schedule=adaptive", "plots=false"]
+    whole = train(tiny(tmp_path / "whole", *overrides))
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "neurosym", "train", str(resource_dir("experiments") / "tiny.yaml"),
+               *[a for o in tiny_overrides(killed, *overrides) for a in ("--set", o)]]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        while not (killed / "checkpoints" / "step-0000002.pt").exists():
+            assert process.poll() is None, "the run ended before its first checkpoint"
+            time.sleep(0.02)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert not (killed / "final").exists()
+    with (killed / "metrics.jsonl").open("a") as f:
+        f.write('{"step": 99, "ce": 0.6')  # a record cut short mid-write
+    train(tiny(killed, *overrides), resume=True)
+
+    a, b = (load_checkpoint(f / "checkpoints" / "step-0000012.pt") for f in (whole, killed))
+    assert a["weights"].keys() == b["weights"].keys() and a["weights"]
+    for name in a["weights"]:
+        assert torch.equal(a["weights"][name], b["weights"][name]), name
+    assert a["lambda"] == b["lambda"]
+    for state_a, state_b in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+    strip = lambda rs: [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rs]  # noqa: E731
+    assert strip(records(killed)) == strip(records(whole))
+
+
+def test_fresh_run_over_an_old_one_or_resume_with_another_config_is_refused(tmp_path):
+    folder = train(tiny(tmp_path / "run", "optim.max_steps=1", "eval.interval=1", "plots=false"))
+    with pytest.raises(DataError, match="already holds a run"):
+        train(tiny(folder, "optim.max_steps=1"))
+    with pytest.raises(DataError, match="optim.lr"):
+        train(tiny(folder, "optim.max_steps=1", "eval.interval=1", "plots=false", "optim.lr=0.5"), resume=True)
+
+
+def test_baseline_and_semantic_runs_see_the_same_rows(tmp_path):
+    common = ["optim.max_steps=3", "eval.interval=3", "plots=false", "optim.grad_accum=2"]
+    baseline = records(train(tiny(tmp_path / "base", "semantic.enabled=false", *common)))
+    semantic = records(train(tiny(tmp_path / "sem", *common)))
+    assert [r["rows"] for r in baseline] == [r["rows"] for r in semantic]
+    assert len(baseline[0]["rows"]) == 8 and len(set(map(tuple, (r["rows"] for r in baseline)))) == 3
+    assert all(r["lambda"] == 0 and r["sl"] is None for r in baseline)
+    assert all(r["lambda"] > 0 and r["sl"] > 0 for r in semantic)
+    # same initial weights and rows: the first step's cross-entropy agrees (padding aside)
+    assert baseline[0]["ce"] == pytest.approx(semantic[0]["ce"], abs=1e-4)
+    assert semantic[0]["prompts"] > baseline[0]["prompts"] == 8
+
+
+def test_unlabeled_premises_feed_only_the_semantic_term(tmp_path):
+    unlabeled = tmp_path / "unlabeled.jsonl"
+    write_questions(unlabeled, [dataclasses.replace(q, label=None) for q in generate("transitivity", "train", 8, seed=5)])
+    config = tiny(tmp_path / "run", f"data.unlabeled={unlabeled}", "data.unlabeled_batch_size=2",
+                  "optim.max_steps=1", "eval.interval=1", "plots=false", "semantic.max_queries=1")
+    assert len(TrainingData.load(config.data).unlabeled) == 8
+    (record,) = records(train(config))
+    assert record["prompts"] == 4 + (4 + 2) * 1  # gold questions, then one query per subset of 4 + 2 premises
+
+
+@pytest.fixture(scope="module")
+def tiny_batch(tmp_path_factory):
+    config = tiny(tmp_path_factory.mktemp("batch"))
+    torch.manual_seed(0)
+    head = build_head(config.model, config.prompt, torch.device("cpu"))
+    term = SemanticTerm.compile(config.semantic, "transitivity")
+    rows = TrainingData.load(config.data).supervised[:4]
+    return head, term, rows, term.sample(rows, random.Random(0))
+
+
+def test_semantic_term_gradient_is_finite_nonzero_and_its_own(tiny_batch):
+    head, term, rows, asked = tiny_batch
+    trainable = [p for p in head.parameters() if p.requires_grad]
+    grads = {}
+    for part in ("ce", "sl"):
+        head.zero_grad()
+        ce, sl, impossible = losses(ask(head, head, rows, asked), rows, term, asked)
+        (ce if part == "ce" else sl).backward()
+        grads[part] = torch.cat([p.grad.flatten() for p in trainable])
+        assert impossible == 0
+    assert torch.isfinite(grads["sl"]).all() and grads["sl"].norm() > 0
+    assert not torch.allclose(grads["sl"], grads["ce"])
+
+
+def test_impossible_subsets_are_counted_and_left_out_of_the_mean(tiny_batch):
+    head, term, rows, asked = tiny_batch
+    two_cycle = nx.DiGraph([("a", "b"), ("b", "a"), ("b", "c")])  # edge both ways: no model of asymmetry
+    impossible = term.sampler.ground(two_cycle, ["a", "b", "c"])
+    z = torch.zeros(sum(len(s.queries) for _, s in asked) + len(impossible.queries), requires_grad=True)
+    mean, count = term(z, [*asked, ("premise", impossible)])
+    assert count == 1
+    alone, _ = term(z[: -len(impossible.queries)], asked)
+    assert mean.item() == pytest.approx(alone.item())
+    mean.backward()
+    assert torch.isfinite(z.grad).all() and z.grad[-len(impossible.queries):].abs().sum() == 0
+
+
+def test_demo_quick_prints_both_reports(tmp_path):
+    result = CliRunner().invoke(app, ["demo", "--quick", "--output-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for text in ("baseline (λ = 0)", "semantic loss", "balanced accuracy", "constraint violations", "demo finished"):
+        assert text in result.output
+    for run in ("baseline", "semantic"):
+        assert "dev" in records(tmp_path / run)[-1]

@@ -1,0 +1,45 @@
+"""A run's final dev collapse report, read back from its metrics.jsonl and printed as a table."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from neurosym.errors import DataError
+
+ROWS = [("accuracy", "accuracy"), ("balanced accuracy", "balanced_accuracy"), ("MCC", "mcc"),
+        ("recall Yes", "recall_yes"), ("recall No", "recall_no"), ("predicted Yes-rate", "yes_rate"),
+        ("label Yes-rate", "label_yes_rate"), ("constraint violations", "violation_rate")]
+
+
+def final_dev(folder: Path) -> dict:
+    """The last dev report of the run in ``folder``."""
+    path = folder / "metrics.jsonl"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    for record in reversed(records):
+        if "dev" in record:
+            return record["dev"]
+    raise DataError(f"{path} holds no dev evaluation")
+
+
+def print_reports(reports: dict[str, dict], console: Console, title: str = "final dev collapse report") -> None:
+    """One column per run: the verdict, then the metrics; the reasons of each collapsed run below."""
+    table = Table(title=title)
+    table.add_column("metric")
+    for name in reports:
+        table.add_column(name, justify="right")
+    table.add_row("verdict", *(_verdict(r) for r in reports.values()))
+    for label, key in ROWS:
+        table.add_row(label, *("-" if r.get(key) is None else f"{r[key]:.3f}" for r in reports.values()))
+    console.print(table)
+    for name, r in reports.items():
+        if r["collapsed"]:
+            console.print(f"[red]{name}[/]: {'; '.join(r['reasons'])}")
+
+
+def _verdict(report: dict) -> str:
+    if report["collapsed"]:
+        return "[red]collapsed[/]"
+    return "[yellow]undetermined[/]" if report.get("status") == "undetermined" else "[green]not collapsed[/]"
