@@ -1,6 +1,8 @@
 """Compile-strategy comparison: time and SDD size per theory, domain size and strategy.
 
-    .venv/bin/python bench/bench_compile.py [--cap 120] [--markdown docs/compile_bench.md]
+    .venv/bin/python bench/bench_compile.py [--cap 120] [--markdown FILE] [--json FILE]
+
+The measured table is in docs/compiler.md.
 
 Each configuration runs in its own process (memory is returned between runs) under a time cap;
 "over cap" means the compiler's budget stopped it. The "naive" row is the baseline the issue

@@ -33,8 +33,9 @@ def compile(  # noqa: A001 - the command is called compile
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompile even if the cache has it.")] = False,
     max_size: Annotated[Optional[int], typer.Option(help="Give up when the live SDD grows past this size.")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Give up after this many seconds.")] = None,
-    order: Annotated[str, typer.Option(help="Variable order: grouped, min-fill, min-degree, natural.")] = "grouped",
-    vtree: Annotated[str, typer.Option(help="Vtree shape: balanced or right.")] = "balanced",
+    order: Annotated[str, typer.Option(help="Variable order: auto (picks order and vtree), grouped, min-fill, "
+                                             "min-degree, natural.")] = "auto",
+    vtree: Annotated[str, typer.Option(help="Vtree shape when --order is not auto: balanced, right or blocks.")] = "balanced",
     minimize: Annotated[str, typer.Option(help="none, final (one bounded pass) or dynamic.")] = "final",
 ):
     """Compile FILE over the given domains into an SDD artifact and print its statistics."""
@@ -132,18 +133,20 @@ def train(
 ):
     """Fine-tune a causal LM with cross-entropy + λ(t) · exact semantic loss.
 
-    Writes the run folder (config.yaml, metrics.jsonl, checkpoints/, final/, PNG plots) and prints
-    the final dev collapse report.
+    Writes the run folder (config, metrics, checkpoints, final model, plots); prints the dev report.
     """
     from trainer.config import load_config
 
     cfg = load_config(config, set_)  # before the heavy imports, so a config error comes at once
+    from accelerate import PartialState
+
     from trainer.recipe import train as run_training
     from trainer.report import final_dev, print_reports
 
     folder = run_training(cfg, resume=resume)
-    print_reports({str(folder): final_dev(folder)}, console)
-    console.print(f"run folder: {folder}")
+    if PartialState().is_main_process:  # under `accelerate launch` / torchrun, one report
+        print_reports({str(folder): final_dev(folder)}, console)
+        console.print(f"run folder: {folder}")
 
 
 @app.command()

@@ -20,11 +20,13 @@ import neurosym as ns
 from neurosym.compile.compiler import CompileOptions
 from neurosym.ground.formula import evaluate_batch
 from neurosym.ground.grounder import ground
+from neurosym.resources import constraint_path
 
 PREDICATES = {"p": 1, "q": 1, "r": 2}  # at most 3 + 3 + 9 = 15 ground atoms
 HEADER = "domain D\npredicted p(D)\npredicted q(D)\nobserved r(D, D)\n"
-STRATEGIES = [
+STRATEGIES = [  # the reference is the default, order="auto"
     CompileOptions(order="natural", vtree="right", conjoin="source", minimize="none"),
+    CompileOptions(order="grouped", vtree="blocks", minimize="final", minimize_seconds=0.2),
     CompileOptions(order="min-fill", minimize="none"),
     CompileOptions(order="min-degree", vtree="right", minimize="dynamic", minimize_seconds=0.2),
 ]
@@ -185,3 +187,20 @@ def test_every_compile_strategy_agrees_on_random_theories(case):
         assert circuit.variables == reference.variables
         assert circuit.model_count() == reference.model_count(), (text, options)
         assert [circuit.satisfied_by(row) for row in table[:: max(1, len(table) // 128)]] == expected, (text, options)
+
+
+def test_a_theory_whose_atoms_all_fold_away_has_one_model():
+    """Found by the property test above: with no atoms left, the SDD manager's one spare variable
+    must not double the count."""
+    theory = ns.parse_string(HEADER + "constraint c: at least 0 x in D: p(x)\n")
+    circuit = ns.compile(theory, {"D": 2}, cache=False)
+    assert circuit.variables == [] and circuit.model_count() == 1
+    assert circuit.manifest["model_count"] == 1
+
+
+def test_auto_strategy_picks_the_shape_that_suits_each_shipped_theory():
+    """`order="auto"` compares candidate vtrees on a smaller instance and records its choice."""
+    transitivity = ns.compile(constraint_path("causal/transitivity.ns"), {"Node": 5}, cache=False)
+    assert transitivity.manifest["strategy"] == {"order": "grouped", "vtree": "blocks"}
+    dseparation = ns.compile(constraint_path("causal/dseparation.ns"), {"Node": 3}, cache=False)
+    assert dseparation.manifest["strategy"] == {"order": "min-fill", "vtree": "balanced"}

@@ -89,6 +89,16 @@ def test_bad_input_is_a_message_not_a_traceback(tmp_path, monkeypatch, args, mes
     assert not (tmp_path / "out").exists()
 
 
+def test_task_filter_keeps_an_empty_entry_for_files_of_the_other_task(tmp_path):
+    out = tmp_path / "out"
+    result = invoke("eval", "baseline:oracle", "--data", *FILES, "--task", "transitivity", "--output-dir", str(out))
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "eval.json").read_text())
+    assert data["overall"]["n"] == 12 and set(data["consistency"]) == {"transitivity"}
+    dsep = data["per_file"][FILES[0]]
+    assert dsep["n"] == 0 and dsep["skipped"] == 6 and dsep["status"] == "undetermined"
+
+
 def test_unreadable_data_file_names_the_file(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("this is not json\n")
@@ -145,6 +155,9 @@ def test_report_groups_runs_by_config_without_the_seed(tmp_path):
     fake_run(tmp_path / "base", "baseline:always-no", 0, semantic=False)
     fake_run(tmp_path / "sl0", "baseline:oracle", 0, semantic=True)
     fake_run(tmp_path / "sl1", "baseline:random", 1, semantic=True)
+    dev = {"balanced_accuracy": 0.5, "yes_rate": 0.9}
+    records = [{"step": 1, "ce": 0.7}, {"step": 2, "ce": 0.6, "dev": dev}]
+    (tmp_path / "sl1" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     out = tmp_path / "report"
     result = invoke("report", str(tmp_path / "base"), str(tmp_path / "sl0"), str(tmp_path / "sl1"),
                     "--output-dir", str(out))
@@ -161,7 +174,9 @@ def test_report_groups_runs_by_config_without_the_seed(tmp_path):
     assert groups["semantic.enabled=False"]["overall"]["balanced_accuracy"]["spread"] is None  # a single run
     markdown = (out / "report.md").read_text()
     assert "semantic.enabled=False" in markdown and "1 of 1" in markdown
-    assert (out / "report_by_size.png").is_file() and (out / "report_yes_rate.png").is_file()
+    assert report["curves"] == {str(tmp_path / "sl1"): [records[1]]}  # the records with dev metrics
+    for name in ("report_by_size.png", "report_yes_rate.png", "report_training.png"):
+        assert (out / name).stat().st_size > 0, name
 
 
 def test_report_of_an_unevaluated_run_says_what_to_do(tmp_path):

@@ -90,6 +90,8 @@ SYNTAX = [
      ConstraintSyntaxError, 5, 31, None, ["unexpected end of file", "'forall'", "a name"]),
     ("set size without max", "domain Node\nset Cond = subsets(Node, 2)\n",
      ConstraintSyntaxError, 2, 26, 1, ["unexpected '2'", "'max'"]),
+    ("element name with a space", 'domain Label = {dog, "big cat"}\n',
+     ConstraintSyntaxError, 1, 22, 9, ["element name 'big cat' may hold only letters, digits"]),
     ("keyword used as a domain name", "domain forall\n",
      ConstraintSyntaxError, 1, 8, 6, ["'forall' is a reserved word", "cannot name a domain"]),
     ("keyword used as a variable", HEAD + "constraint c: forall at in Node: p(at)\n",

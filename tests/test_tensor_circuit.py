@@ -241,8 +241,13 @@ def test_tensor_form_is_cached_in_the_artifact_folder():
     assert reloaded is not first and reloaded.num_nodes == first.num_nodes
     probs, _ = random_beliefs(4, 12, seed=8)
     assert torch.equal(reloaded.log_prob(probs), first.log_prob(probs))
+    state = torch.load(path, weights_only=True)
+    state["sub"][-1] = first.num_nodes  # an index past the last node
+    torch.save(state, path)
+    with pytest.raises(ArtifactError, match="points to a node that does not come before it"):
+        TensorCircuit.load(path)
     path.write_bytes(b"not a tensor file")
-    with pytest.raises(ArtifactError, match="unreadable tensor circuit"):
+    with pytest.raises(ArtifactError, match="tensor circuit unreadable"):
         TensorCircuit.load(path)
 
 

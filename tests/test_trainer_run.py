@@ -1,14 +1,12 @@
-"""The training loop on the tiny random Gemma 3: run folder, resume, data order, the semantic term, demo."""
+"""The training loop on the tiny random Gemma 3: run folder, data order, the semantic term, demo.
+
+Tests that start processes (kill -9 and resume, data parallelism) are in test_trainer_processes.py."""
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
 import random
-import signal
-import subprocess
-import sys
-import time
 
 import networkx as nx
 import pytest
@@ -21,7 +19,6 @@ from neurosym.cli import app
 from neurosym.errors import DataError
 from neurosym.model import tiny_gemma3
 from neurosym.resources import resource_dir
-from trainer.checkpoint import load_checkpoint
 from trainer.config import load_config
 from trainer.data import TrainingData
 from trainer.recipe import ask, build_head, losses, train
@@ -97,38 +94,6 @@ def test_full_fine_tuning_keeps_frozen_embeddings(tmp_path):
     assert not torch.equal(final["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"])
 
 
-def test_resume_after_kill_9_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path):
-    overrides = ["optim.max_steps=12", "checkpoint.every=2", "eval.interval=4", "model.lora.dropout=0.1",
-                 "semantic.lam.schedule=adaptive", "plots=false"]
-    whole = train(tiny(tmp_path / "whole", *overrides))
-    killed = tmp_path / "killed"
-    command = [sys.executable, "-m", "neurosym", "train", str(resource_dir("experiments") / "tiny.yaml"),
-               *[a for o in tiny_overrides(killed, *overrides) for a in ("--set", o)]]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"})
-    try:
-        while not (killed / "checkpoints" / "step-0000002.pt").exists():
-            assert process.poll() is None, "the run ended before its first checkpoint"
-            time.sleep(0.02)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    assert not (killed / "final").exists()
-    with (killed / "metrics.jsonl").open("a") as f:
-        f.write('{"step": 99, "ce": 0.6')  # a record cut short mid-write
-    train(tiny(killed, *overrides), resume=True)
-
-    a, b = (load_checkpoint(f / "checkpoints" / "step-0000012.pt") for f in (whole, killed))
-    assert a["weights"].keys() == b["weights"].keys() and a["weights"]
-    for name in a["weights"]:
-        assert torch.equal(a["weights"][name], b["weights"][name]), name
-    assert a["lambda"] == b["lambda"]
-    for state_a, state_b in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
-        assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
-    strip = lambda rs: [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rs]  # noqa: E731
-    assert strip(records(killed)) == strip(records(whole))
-
-
 def test_fresh_run_over_an_old_one_or_resume_with_another_config_is_refused(tmp_path):
     folder = train(tiny(tmp_path / "run", "optim.max_steps=1", "eval.interval=1", "plots=false"))
     with pytest.raises(DataError, match="already holds a run"):
@@ -195,6 +160,16 @@ def test_impossible_subsets_are_counted_and_left_out_of_the_mean(tiny_batch):
     assert mean.item() == pytest.approx(alone.item())
     mean.backward()
     assert torch.isfinite(z.grad).all() and z.grad[-len(impossible.queries):].abs().sum() == 0
+
+
+def test_violations_flag_exactly_the_inconsistent_answer_sets(tiny_batch):
+    _, term, _, asked = tiny_batch
+    truth = torch.cat([sample.targets() for _, sample in asked])
+    assert not term.violations(truth, asked).any()  # the graph's own answers satisfy the constraint
+    all_no = term.violations(torch.zeros_like(truth), asked)
+    has_edge = torch.tensor([any(sample.evidence[i] for i in sample.evidence
+                                 if term.circuit.variables[i].startswith("edge")) for _, sample in asked])
+    assert torch.equal(all_no, has_edge)  # "No" to everything breaks edge(x,y) → causes(x,y) iff an edge is seen
 
 
 def test_demo_quick_prints_both_reports(tmp_path):

@@ -24,6 +24,8 @@ Asked = tuple[str, SubsetSample]  # a premise and one subset grounded on its gra
 
 
 class SemanticTerm:
+    """The compiled template, its exact loss and the subset sampler, kept together for a run."""
+
     def __init__(self, circuit, config: SemanticConfig):
         if not circuit.predicted:
             raise DataError(f"constraint {circuit.name!r} has no predicted atoms: there is nothing to ask the model")

@@ -1,7 +1,8 @@
 """Ground formula → SDD with PySDD.
 
 The recipe that keeps SDDs small and compilation fast (see `bench/bench_compile.py`):
-an initial vtree over a locality-preserving variable order (`neurosym.compile.vtree`), ground
+an initial vtree over a locality-preserving variable order (`neurosym.compile.vtree`; by default
+the order and vtree shape that give the smallest SDD on a smaller instance of the theory), ground
 conjuncts conjoined deepest-scope first (conjuncts whose variables sit low in the vtree are local
 and cheap, and they prune the space before the global ones arrive), and an optional bounded
 minimization of the vtree at the end (or dynamic minimization throughout).
@@ -137,23 +138,26 @@ def compile_ground(ground: GroundTheory, options: CompileOptions = CompileOption
 
 
 def choose_strategy(ground: GroundTheory, options: CompileOptions) -> tuple[str, str]:
-    """The `AUTO_CANDIDATES` pair whose SDD is smallest for the theory grounded over domains one
-    element smaller (sizes compare well across neighbouring domain sizes, and the small instance
-    compiles in a fraction of the time). Each try stops once it grows past twice the best size."""
-    smaller = {name: list(d.elements[: max(2, len(d.elements) - 1)])
-               for name, d in ground.domains.items() if name in ground.theory.domains
-               and ground.theory.domains[name].elements is None}
+    """The `AUTO_CANDIDATES` pair whose SDD is smallest for the theory grounded over smaller
+    domains (n - 2 elements, but at least 3 and below n where possible: the ranking holds across
+    neighbouring sizes, and the small instance compiles in a fraction of the time). A try stops
+    once it grows past twice the best size so far or runs twice as long."""
+    smaller = {name: list(d.elements[: max(2, min(len(d.elements) - 1, 3), len(d.elements) - 2)])
+               for name, d in ground.domains.items()
+               if name in ground.theory.domains and ground.theory.domains[name].elements is None}
     probe = ground_theory(ground.theory, smaller)
-    best, best_size = AUTO_CANDIDATES[0], None
+    best, best_size, best_seconds = AUTO_CANDIDATES[0], None, None
     for order_name, shape in AUTO_CANDIDATES:
-        trial = CompileOptions(order=order_name, vtree=shape, minimize="none", timeout=options.timeout,
-                               max_size=None if best_size is None else 2 * best_size + 100)
+        bounded = best_size is not None
+        limits = [t for t in (options.timeout, 2 * best_seconds + 1 if bounded else None) if t is not None]
+        trial = CompileOptions(order=order_name, vtree=shape, minimize="none", timeout=min(limits, default=None),
+                               max_size=2 * best_size + 100 if bounded else None)
         try:
-            size = compile_ground(probe, trial).root.size()
+            compiled = compile_ground(probe, trial)
         except CompilationError:  # over the best so far, or unsatisfiable when smaller
             continue
-        if best_size is None or size < best_size:
-            best, best_size = (order_name, shape), size
+        if best_size is None or compiled.root.size() < best_size:
+            best, best_size, best_seconds = (order_name, shape), compiled.root.size(), compiled.seconds
     return best
 
 

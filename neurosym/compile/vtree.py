@@ -14,8 +14,8 @@ The vtree is a balanced or right-linear tree over that order, or (``blocks``) a 
 the atoms over one set of elements form a small balanced subtree, the blocks that mention the first
 few elements hang off a right-linear spine, and the other blocks form a balanced tree below it. In
 ``transitivity.ns`` a block is ``edge(x,y), causes(x,y), edge(y,x), causes(y,x)``, and the spine
-decides the first nodes' relations before the rest splits; this is the shape PySDD's vtree search
-converges to on small domains. `bench/bench_compile.py` compares them.
+decides the first nodes' relations before the rest splits, as in the vtrees PySDD's own search
+finds on small domains. `bench/bench_compile.py` compares them.
 """
 from __future__ import annotations
 

@@ -6,11 +6,9 @@ atoms the subset cannot ground (a graph smaller than k) are unknown and summed o
 
 Exact definitions, for a partial assignment ``a`` (evidence + answers, unknown atoms free):
 
-* ``a`` **violates the theory** when no completion of it satisfies the circuit. The check walks
-  the SDD once: a literal of an unknown variable is satisfiable either way, a decision node is
-  satisfiable when one of its elements has a satisfiable prime and sub; this is exact because an
-  SDD's primes and subs mention disjoint variables. It equals ``circuit.log_prob(...) == -inf``
-  with the unknown atoms masked out.
+* ``a`` **violates the theory** when no completion of it satisfies the circuit:
+  ``circuit.log_prob(probs, mask=mask) == -inf`` with the known values as 0/1 probabilities and
+  the unknown atoms masked out (summed out), all subsets in one batch.
 * ``a`` **violates the named constraint C** when no completion satisfies C alone: the known values
   are substituted into C's ground conjuncts; a conjunct that folds to False convicts C at once;
   otherwise the conjunction of what is left (over unknown atoms only) is compiled to an SDD and
@@ -29,23 +27,6 @@ from neurosym.causal import Question, SubsetSample, SubsetSampler
 from neurosym.ground import formula as g
 
 JOINT = "(joint)"  # a violation that needs several constraints together
-
-
-def satisfiable(node, known: Mapping[int, bool], memo: dict | None = None) -> bool:
-    """Whether some completion of ``known`` (1-based variable → value) satisfies the SDD ``node``."""
-    memo = {} if memo is None else memo
-    if node.is_true():
-        return True
-    if node.is_false():
-        return False
-    if node.is_literal():
-        literal = node.literal
-        value = known.get(abs(literal))
-        return value is None or value == (literal > 0)
-    if node.id not in memo:
-        memo[node.id] = any(satisfiable(prime, known, memo) and satisfiable(sub, known, memo)
-                            for prime, sub in node.elements())
-    return memo[node.id]
 
 
 def substitute(f, known: Mapping[int, bool]):
@@ -82,11 +63,26 @@ class ConstraintChecker:
         self.circuit = circuit
         self._manager = None  # built on the first residual that needs an SDD
 
-    def check(self, known: Mapping[int, bool]) -> Check:
-        if satisfiable(self.circuit.root, known):
-            return Check(False)
-        named = [c.name for c in self.circuit.ground_theory.constraints if not self._satisfiable_alone(c, known)]
-        return Check(True, named or [JOINT])
+    def check(self, knowns: Sequence[Mapping[int, bool]]) -> list[Check]:
+        """One `Check` per assignment (1-based variable → value; absent = unknown)."""
+        import torch
+
+        if not knowns:
+            return []
+        shape = (len(knowns), len(self.circuit.variables))
+        probs, mask = torch.zeros(shape, dtype=torch.float64), torch.zeros(shape, dtype=torch.bool)
+        for row, known in enumerate(knowns):
+            for variable, value in known.items():
+                probs[row, variable - 1] = float(value)
+                mask[row, variable - 1] = True
+        with torch.no_grad():
+            possible = torch.isfinite(self.circuit.log_prob(probs, mask=mask)).tolist()
+        return [Check(False) if ok else Check(True, self.named(known)) for ok, known in zip(possible, knowns)]
+
+    def named(self, known: Mapping[int, bool]) -> list[str]:
+        """The constraints that ``known`` violates on their own, or [JOINT] when none does."""
+        names = [c.name for c in self.circuit.ground_theory.constraints if not self._satisfiable_alone(c, known)]
+        return names or [JOINT]
 
     def _satisfiable_alone(self, constraint, known: Mapping[int, bool]) -> bool:
         residual = [substitute(f, known) for f in constraint.conjuncts]
@@ -155,12 +151,13 @@ def check_consistency(predictor, questions: Sequence[Question], circuit, subsets
     premises = [premise for premise, sample in samples for _ in sample.queries]
     texts = [query.text for _, sample in samples for query in sample.queries]
     answers = [p > 0.5 for p in predictor.predict(premises, texts)] if texts else []
-    checker = ConstraintChecker(circuit)
-    counts = Counter({c.name: 0 for c in circuit.ground_theory.constraints})
-    violated, offset = 0, 0
+    knowns, offset = [], 0
     for _, sample in samples:
-        result = checker.check(known_values(sample, answers[offset: offset + len(sample.queries)]))
+        knowns.append(known_values(sample, answers[offset: offset + len(sample.queries)]))
         offset += len(sample.queries)
+    counts = Counter({c.name: 0 for c in circuit.ground_theory.constraints})
+    violated = 0
+    for result in ConstraintChecker(circuit).check(knowns):
         violated += result.violated
         counts.update(result.constraints)
     task = picked[0].task if picked else "-"

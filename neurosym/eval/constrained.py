@@ -6,6 +6,8 @@ circuit's most probable satisfying assignment given the evidence (``circuit.mpe`
 summed out by the mask) answers the question. A question the template cannot hold (a conditioning
 set larger than the template's, or more query nodes than k) keeps the model's own answer, as does
 one whose evidence no assignment satisfies (impossible for a sound theory and a real premise).
+The model's probabilities are clipped to [1e-6, 1 − 1e-6] first: a saturated P(Yes) of exactly 0
+or 1 would otherwise make every assignment that overrules it impossible.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 
 from neurosym.causal import Question, SubsetSampler
 from neurosym.causal.text import parse_question
+
+CLIP = 1e-6  # P(Yes) is kept in [CLIP, 1 − CLIP]: a saturated answer can still be overruled
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,8 @@ def constrained_answers(predictor, questions: Sequence[Question], own: Sequence[
     if samples:
         rows, offset = [], 0
         for _, sample in samples:
-            rows.append(sample.probabilities(p_yes[offset: offset + len(sample.queries)]))
+            clipped = [min(max(p, CLIP), 1 - CLIP) for p in p_yes[offset: offset + len(sample.queries)]]
+            rows.append(sample.probabilities(clipped))
             offset += len(sample.queries)
         masks = torch.stack([sample.mask() for _, sample in samples])
         assignment, log_p = circuit.mpe(torch.stack(rows).double(), mask=masks)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from neurosym.causal import TASKS, Question, load_questions
@@ -107,7 +107,9 @@ def breakdown(rows: Sequence[Row], answers: Sequence[bool]) -> dict:
     """``overall``, ``per_file``, ``per_family`` and ``per_size`` entries for one set of answers."""
     levels = {"overall": _entry(rows, answers), "per_file": {}, "per_family": {}, "per_size": _by_size(rows, answers)}
     for level, key in (("per_file", lambda r: r.file), ("per_family", lambda r: r.family)):
-        for name, (group_rows, group_answers) in _grouped(rows, answers, key).items():
+        groups = _grouped(rows, answers, key)
+        for name in groups if level == "per_file" else sorted(groups):  # files in the order given
+            group_rows, group_answers = groups[name]
             tasks = sorted({r.question.task for r in group_rows})
             levels[level][name] = {**_entry(group_rows, group_answers), "tasks": tasks,
                                    "per_size": _by_size(group_rows, group_answers)}
@@ -131,13 +133,14 @@ def evaluate(predictor, paths: Sequence[str | Path], settings: EvalSettings = Ev
     """The whole evaluation of ``predictor`` on ``paths``: see the module docstring."""
     settings.check()
     rows, loaded = load_rows(paths, settings)
-    circuits = {task: _circuit(task, settings.k) for task in sorted({r.question.task for r in rows})}
+    needed = settings.subsets or settings.constrained
+    circuits = {task: _circuit(task, settings.k) for task in sorted({r.question.task for r in rows})} if needed else {}
     started = time.perf_counter()
     p_yes = predictor.predict([r.question.premise for r in rows], [r.question.question for r in rows])
     answers = [p > 0.5 for p in p_yes]
-    result = {"model": predictor.name, "settings": {**settings.__dict__}, "files": list(loaded), **breakdown(rows, answers)}
-    for name, facts in loaded.items():
-        result["per_file"][name].update(facts)
+    result = {"model": predictor.name, "settings": asdict(settings), "files": list(loaded), **breakdown(rows, answers)}
+    for name, facts in loaded.items():  # a file with no question of the task keeps an empty entry
+        result["per_file"].setdefault(name, {**_entry([], []), "tasks": [], "per_size": {}}).update(facts)
     consistency, sensitivity = {}, {}
     for name, (file_rows, file_answers) in _grouped(rows, answers, lambda r: r.file).items():
         for task, (task_rows, _) in _grouped(file_rows, file_answers, lambda r: r.question.task).items():

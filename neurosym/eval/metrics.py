@@ -51,7 +51,10 @@ def _f1(precision: float | None, recall: float | None) -> float | None:
 
 @dataclass(frozen=True)
 class BinaryMetrics:
-    """The confusion matrix of Yes/No answers (Yes positive) and every metric derived from it."""
+    """The confusion matrix of Yes/No answers (Yes positive) and every metric derived from it.
+
+    The metrics of `rates` read as attributes too: ``metrics.accuracy``, ``metrics.mcc``, …
+    """
 
     tp: int  # gold Yes, predicted Yes
     fn: int  # gold Yes, predicted No
@@ -66,93 +69,40 @@ class BinaryMetrics:
     def label_yes(self) -> int:
         return self.tp + self.fn
 
-    @property
-    def label_no(self) -> int:
-        return self.fp + self.tn
+    def proportions(self) -> dict[str, tuple[int, int]]:
+        """(successes, trials) of every metric that is a single proportion."""
+        label_no, said_yes, said_no = self.fp + self.tn, self.tp + self.fp, self.fn + self.tn
+        return {"accuracy": (self.tp + self.tn, self.n), "yes_rate": (said_yes, self.n),
+                "label_yes_rate": (self.label_yes, self.n), "recall_yes": (self.tp, self.label_yes),
+                "recall_no": (self.tn, label_no), "precision_yes": (self.tp, said_yes),
+                "precision_no": (self.tn, said_no)}
 
-    @property
-    def pred_yes(self) -> int:
-        return self.tp + self.fp
+    def rates(self) -> dict[str, float | None]:
+        """The proportions, balanced accuracy (mean recall over the classes present), F1 per class
+        and MCC (0 when undefined)."""
+        rates = {name: _ratio(*pair) for name, pair in self.proportions().items()}
+        present = [r for r in (rates["recall_yes"], rates["recall_no"]) if r is not None]
+        rates["balanced_accuracy"] = sum(present) / len(present) if present else None
+        rates["f1_yes"] = _f1(rates["precision_yes"], rates["recall_yes"])
+        rates["f1_no"] = _f1(rates["precision_no"], rates["recall_no"])
+        product = (self.tp + self.fp) * (self.fn + self.tn) * self.label_yes * (self.fp + self.tn)
+        rates["mcc"] = (self.tp * self.tn - self.fp * self.fn) / math.sqrt(product) if product else 0.0
+        return rates
 
-    @property
-    def pred_no(self) -> int:
-        return self.fn + self.tn
-
-    @property
-    def accuracy(self) -> float | None:
-        return _ratio(self.tp + self.tn, self.n)
-
-    @property
-    def recall_yes(self) -> float | None:
-        return _ratio(self.tp, self.label_yes)
-
-    @property
-    def recall_no(self) -> float | None:
-        return _ratio(self.tn, self.label_no)
-
-    @property
-    def precision_yes(self) -> float | None:
-        return _ratio(self.tp, self.pred_yes)
-
-    @property
-    def precision_no(self) -> float | None:
-        return _ratio(self.tn, self.pred_no)
-
-    @property
-    def f1_yes(self) -> float | None:
-        return _f1(self.precision_yes, self.recall_yes)
-
-    @property
-    def f1_no(self) -> float | None:
-        return _f1(self.precision_no, self.recall_no)
-
-    @property
-    def balanced_accuracy(self) -> float | None:
-        """Mean recall over the classes present in the labels."""
-        recalls = [r for r in (self.recall_yes, self.recall_no) if r is not None]
-        return sum(recalls) / len(recalls) if recalls else None
-
-    @property
-    def mcc(self) -> float:
-        """Matthews correlation coefficient; 0 when undefined."""
-        product = self.pred_yes * self.pred_no * self.label_yes * self.label_no
-        if product == 0:
-            return 0.0
-        return (self.tp * self.tn - self.fp * self.fn) / math.sqrt(product)
-
-    @property
-    def yes_rate(self) -> float | None:
-        """Share of the answers that are Yes: compare with `label_yes_rate`."""
-        return _ratio(self.pred_yes, self.n)
-
-    @property
-    def label_yes_rate(self) -> float | None:
-        return _ratio(self.label_yes, self.n)
-
-    def intervals(self) -> dict[str, list[float] | None]:
-        """Wilson 95% intervals of the metrics that are single proportions."""
-        pairs = {"accuracy": (self.tp + self.tn, self.n), "yes_rate": (self.pred_yes, self.n),
-                 "recall_yes": (self.tp, self.label_yes), "recall_no": (self.tn, self.label_no),
-                 "precision_yes": (self.tp, self.pred_yes), "precision_no": (self.tn, self.pred_no)}
-        return {name: _listed(wilson_interval(k, n)) for name, (k, n) in pairs.items()}
+    def __getattr__(self, name: str) -> float | None:
+        rates = {} if name.startswith("_") else self.rates()
+        if name not in rates:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return rates[name]
 
     def to_dict(self) -> dict:
-        return {
-            "n": self.n,
-            "accuracy": self.accuracy,
-            "balanced_accuracy": self.balanced_accuracy,
-            "mcc": self.mcc,
-            "yes_rate": self.yes_rate,
-            "label_yes_rate": self.label_yes_rate,
-            "recall_yes": self.recall_yes,
-            "recall_no": self.recall_no,
-            "precision_yes": self.precision_yes,
-            "precision_no": self.precision_no,
-            "f1_yes": self.f1_yes,
-            "f1_no": self.f1_no,
-            "confusion": {"tp": self.tp, "fn": self.fn, "fp": self.fp, "tn": self.tn},
-            "intervals": self.intervals(),
-        }
+        order = ("accuracy", "balanced_accuracy", "mcc", "yes_rate", "label_yes_rate", "recall_yes", "recall_no",
+                 "precision_yes", "precision_no", "f1_yes", "f1_no")
+        rates = self.rates()
+        intervals = {name: _listed(wilson_interval(*pair)) for name, pair in self.proportions().items()
+                     if name != "label_yes_rate"}  # the labels' rate is a fact of the set, not an estimate
+        return {"n": self.n, **{name: rates[name] for name in order},
+                "confusion": {"tp": self.tp, "fn": self.fn, "fp": self.fp, "tn": self.tn}, "intervals": intervals}
 
 
 def _listed(interval: tuple[float, float] | None) -> list[float] | None:

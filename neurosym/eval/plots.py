@@ -29,12 +29,16 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
+def _value(metric: float | None) -> float:
+    """An undefined metric (None in eval.json) is not drawn."""
+    return math.nan if metric is None else metric
+
+
 def _by_size_axes(ax, series: dict[str, dict[str, dict]], key: str, title: str) -> None:
     """One line per series over graph size; ``series[name][size]`` is a metrics entry."""
     for name, per_size in series.items():
         sizes = sorted(per_size, key=int)
-        values = [per_size[s][key] for s in sizes]
-        ax.plot([int(s) for s in sizes], [math.nan if v is None else v for v in values], marker="o", label=name)
+        ax.plot([int(s) for s in sizes], [_value(per_size[s][key]) for s in sizes], marker="o", label=name)
     ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(-0.02, 1.02), ax.set_xlabel("graph size (nodes)"), ax.set_title(title)
@@ -53,8 +57,8 @@ def plot_eval(result: dict, out: Path) -> list[Path]:
     names = [Path(name).name for name in files]
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(files) + 2), 3.8))
     x = range(len(files))
-    ax.bar([i - 0.2 for i in x], [e["yes_rate"] for e in files.values()], width=0.4, label="predicted Yes-rate")
-    ax.bar([i + 0.2 for i in x], [e["label_yes_rate"] for e in files.values()], width=0.4, label="label Yes-rate")
+    for shift, key, label in ((-0.2, "yes_rate", "predicted Yes-rate"), (0.2, "label_yes_rate", "label Yes-rate")):
+        ax.bar([i + shift for i in x], [_value(e[key]) for e in files.values()], width=0.4, label=label)
     ax.set_xticks(list(x), names, rotation=20, ha="right", fontsize=7)
     ax.set_ylim(0, 1.05), ax.legend(fontsize=8), ax.set_title("Yes-rate: answers vs labels")
     written.append(save_figure(fig, out / "yes_rate.png"))
@@ -85,7 +89,7 @@ def plot_report(groups: dict[str, dict], out: Path) -> list[Path]:
         sizes = sorted(group["per_size"], key=int)
         means = [group["per_size"][s]["balanced_accuracy"]["mean"] for s in sizes]
         spreads = [group["per_size"][s]["balanced_accuracy"]["spread"] for s in sizes]
-        ax.errorbar([int(s) for s in sizes], [math.nan if m is None else m for m in means],
+        ax.errorbar([int(s) for s in sizes], [_value(m) for m in means],
                     yerr=[0 if s is None else s for s in spreads], marker="o", capsize=3, label=name)
     ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -96,9 +100,9 @@ def plot_report(groups: dict[str, dict], out: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(max(5, 1.5 * len(groups) + 2), 3.8))
     x = range(len(groups))
     overall = [g["overall"] for g in groups.values()]
-    ax.bar(list(x), [o["yes_rate"]["mean"] for o in overall], yerr=[o["yes_rate"]["spread"] or 0 for o in overall],
+    ax.bar(list(x), [_value(o["yes_rate"]["mean"]) for o in overall], yerr=[o["yes_rate"]["spread"] or 0 for o in overall],
            capsize=3, label="predicted Yes-rate")
-    ax.scatter(list(x), [o["label_yes_rate"]["mean"] for o in overall], color="black", marker="_", s=400,
+    ax.scatter(list(x), [_value(o["label_yes_rate"]["mean"]) for o in overall], color="black", marker="_", s=400,
                label="label Yes-rate", zorder=3)
     ax.set_xticks(list(x), list(groups), rotation=15, ha="right", fontsize=7)
     ax.set_ylim(0, 1.05), ax.legend(fontsize=8), ax.set_title("Yes-rate per run group")

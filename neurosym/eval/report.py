@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from neurosym.errors import DataError
-from neurosym.eval.runs import read_config
 
 REPETITION_KEYS = ("seed", "data.seed", "output_dir", "progress", "plots")
 METRICS = ("accuracy", "balanced_accuracy", "mcc", "yes_rate", "label_yes_rate", "recall_yes", "recall_no")
@@ -32,6 +33,18 @@ class RunResult:
     @property
     def seed(self):
         return self.config.get("seed")
+
+
+def read_config(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise DataError(f"cannot read the run config {path}: {error}") from None
+    if not isinstance(config, dict):
+        raise DataError(f"{path}: a run config must be a mapping, got {type(config).__name__}")
+    return config
 
 
 def _flatten(config: dict, prefix: str = "") -> dict:
@@ -51,9 +64,12 @@ def load_run(folder: str | Path) -> RunResult:
         raise DataError(f"{folder} has no eval/eval.json", hint=f"evaluate it first: neurosym eval {folder} --data FILE")
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
-        result["overall"]["balanced_accuracy"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise DataError(f"{path} is not an eval.json written by neurosym eval ({error})") from None
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path} is not readable JSON ({error})") from None
+    missing = [key for key in ("model", "files", "overall", "per_family", "per_size") if key not in result] \
+        if isinstance(result, dict) else ["everything"]
+    if missing:
+        raise DataError(f"{path} is not an eval.json written by neurosym eval (it lacks {', '.join(missing)})")
     curve = []
     metrics = folder / "metrics.jsonl"
     if metrics.is_file():
@@ -61,7 +77,8 @@ def load_run(folder: str | Path) -> RunResult:
             records = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line.strip()]
         except ValueError as error:
             raise DataError(f"{metrics}: not JSON lines ({error})") from None
-        curve = [r for r in records if isinstance(r, dict) and "dev" in r]
+        curve = [r for r in records if isinstance(r, dict) and "step" in r and isinstance(r.get("dev"), dict)
+                 and {"balanced_accuracy", "yes_rate"} <= set(r["dev"])]
     return RunResult(folder, _flatten(read_config(folder / "config.yaml")), result, curve)
 
 
@@ -80,6 +97,13 @@ def _aggregate(entries: list[dict | None]) -> dict:
 def _levels(runs: Sequence[RunResult], level: str) -> dict[str, dict]:
     names = dict.fromkeys(name for run in runs for name in run.result[level])
     return {name: _aggregate([run.result[level].get(name) for run in runs]) for name in names}
+
+
+def _per_task(runs: Sequence[RunResult], section: str, key: str) -> dict[str, dict]:
+    """Mean and spread of ``eval.json[section][task][key]`` per task."""
+    tables = [run.result.get(section) or {} for run in runs]
+    tasks = dict.fromkeys(task for table in tables for task in table)
+    return {task: _spread([table.get(task, {}).get(key) for table in tables]) for task in tasks}
 
 
 def group_runs(runs: Sequence[RunResult]) -> dict[str, list[RunResult]]:
@@ -117,12 +141,8 @@ def build_report(folders: Sequence[str | Path]) -> dict:
             "overall": _aggregate([r.result["overall"] for r in members]),
             "per_family": _levels(members, "per_family"),
             "per_size": _levels(members, "per_size"),
-            "violation_rate": {task: _spread([r.result.get("consistency", {}).get(task, {}).get("violation_rate")
-                                              for r in members])
-                               for task in dict.fromkeys(t for r in members for t in r.result.get("consistency", {}))},
-            "sensitivity": {task: _spread([r.result.get("sensitivity", {}).get(task, {}).get("sensitivity")
-                                           for r in members])
-                            for task in dict.fromkeys(t for r in members for t in r.result.get("sensitivity", {}))},
+            "violation_rate": _per_task(members, "consistency", "violation_rate"),
+            "sensitivity": _per_task(members, "sensitivity", "sensitivity"),
         }
     data = {tuple(r.result["files"]) for r in runs}
     return {"groups": groups, "same_data": len(data) == 1,

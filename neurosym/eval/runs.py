@@ -3,9 +3,8 @@
 A run folder (written by `trainer.recipe.train`) holds ``final/`` — a peft LoRA adapter or a full
 model, its tokenizer, and ``neurosym.json`` ``{"base_model", "lora", "prompt": {"text", "style"}}``,
 whose prompt is reused so the model is asked exactly as it was trained (the default prompt when the
-record has none) — and ``config.yaml``. A LoRA run is evaluated
-as its adapter on its base model; the base model ``"tiny"`` is `tiny_gemma3` (seeded, so the same
-weights the adapter was trained on).
+record has none). A LoRA run is evaluated as its adapter on its base model; the base model
+``"tiny"`` is `tiny_gemma3` (seeded, so the same weights the adapter was trained on).
 """
 from __future__ import annotations
 
@@ -13,8 +12,6 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
 
 from neurosym.errors import DataError
 from neurosym.eval.predictors import BASELINE_PREFIX, HeadPredictor, Predictor, baseline
@@ -28,9 +25,7 @@ class Target:
     """A predictor and where it came from."""
 
     predictor: Predictor
-    name: str
     run: Path | None = None  # the run folder, when one was given
-    config: dict | None = None  # the run's config.yaml
 
 
 def is_run(path: str | Path) -> bool:
@@ -40,7 +35,7 @@ def is_run(path: str | Path) -> bool:
 def load_target(spec: str, batch_size: int = 16, device: str = "auto", seed: int = 0) -> Target:
     """``baseline:NAME``, a run folder, ``"tiny"``, ``"gemma3-270m"`` or a local Hugging Face folder."""
     if spec.startswith(BASELINE_PREFIX):
-        return Target(baseline(spec[len(BASELINE_PREFIX):], seed), spec)
+        return Target(baseline(spec[len(BASELINE_PREFIX):], seed))
     from neurosym.model import YesNoHead
 
     device = _device(device)
@@ -49,10 +44,9 @@ def load_target(spec: str, batch_size: int = 16, device: str = "auto", seed: int
         meta = _read_record(folder / RUN_MARKER)
         model, tokenizer = _load_run_model(folder / "final", meta, device)
         head = YesNoHead(model, tokenizer, _template(meta))
-        return Target(HeadPredictor(head, batch_size, str(folder)), str(folder), folder,
-                      read_config(folder / "config.yaml"))
+        return Target(HeadPredictor(head, batch_size, str(folder)), folder)
     model, tokenizer = load_base(spec, device)
-    return Target(HeadPredictor(YesNoHead(model, tokenizer), batch_size, spec), spec)
+    return Target(HeadPredictor(YesNoHead(model, tokenizer), batch_size, spec))
 
 
 def load_base(name: str, device: str):
@@ -89,18 +83,6 @@ def _load_run_model(final: Path, meta: dict, device: str):
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise DataError(f"cannot load the LoRA adapter in {final} onto {base!r}: {str(error).splitlines()[0]}") from None
     return model.eval(), tokenizer
-
-
-def read_config(path: Path) -> dict:
-    if not path.is_file():
-        return {}
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise DataError(f"cannot read the run config {path}: {error}") from None
-    if not isinstance(config, dict):
-        raise DataError(f"{path}: a run config must be a mapping, got {type(config).__name__}")
-    return config
 
 
 def _template(meta: dict):

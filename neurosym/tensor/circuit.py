@@ -3,9 +3,9 @@
 Built once from a PySDD node (`from_sdd`), cached as plain tensors (`save` / `load`), moved with
 ``.to(device)`` like any module. `log_prob` is the weighted model count under independent
 Bernoullis; `mpe` is the max-product pass with back-tracking. Rows go through in chunks of
-`chunk_rows` so that a chunk's node values stay small (in cache on a CPU), and when a gradient is
-needed the top-down marginal pass runs right after each chunk's upward pass: the forward keeps
-only the ``[rows, V]`` derivative, and the backward scales it by the incoming gradient.
+bounded size (`CHUNK_CELLS`: in cache on a CPU, large on a GPU), and when a gradient is needed
+the hand-written backward — a top-down marginal pass — runs right after each chunk's upward pass:
+the forward keeps only the ``[rows, V]`` derivative, and autograd's backward scales it.
 
 Weights of unmentioned variables. An SDD node leaves out variables its value does not depend on;
 evaluating it without smoothing is exact because each variable's two literal weights sum to 1 —
@@ -27,8 +27,11 @@ from neurosym.tensor.semirings import Workspace, argmax_tree, marginals, set_lea
 
 FORMAT = 1
 LOG_HALF = -math.log(2.0)
-CHUNK_CELLS = 1 << 22  # node values and element shares per chunk (16 MiB in float32) ...
-MIN_CHUNK_ROWS = 16  # ... but never fewer rows than this, or per-group overhead dominates
+# Node values and element shares held per chunk: on a CPU a chunk should stay in the caches
+# (32 MiB of float32), on a GPU it should be as large as memory comfortably allows (1 GiB); and
+# never fewer than 16 rows, or the per-group overhead dominates.
+CHUNK_CELLS = {"cpu": 1 << 23, "other": 1 << 28}
+MIN_CHUNK_ROWS = 16
 
 
 class TensorCircuit(torch.nn.Module):
@@ -44,7 +47,8 @@ class TensorCircuit(torch.nn.Module):
         self.groups = layers.groups()
         self.register_buffer("prime", layers.prime)
         self.register_buffer("sub", layers.sub)
-        self.chunk_rows = max(MIN_CHUNK_ROWS, CHUNK_CELLS // (self.num_nodes + self.num_elements))
+        self.register_buffer("pairs", torch.stack([layers.prime, layers.sub], dim=1).flatten())  # prime, sub, ...
+        self.chunk_rows: int | None = None  # rows per chunk; None = chosen for the device (CHUNK_CELLS)
 
     @classmethod
     def from_sdd(cls, root, num_vars: int) -> "TensorCircuit":
@@ -62,12 +66,16 @@ class TensorCircuit(torch.nn.Module):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             if state.get("format") != FORMAT:
-                raise ArtifactError(f"{path}: tensor circuit format {state.get('format')!r}, this neurosym reads {FORMAT}")
-            layers = Layers(int(state["num_vars"]), int(state["root"]), state["prime"].long(), state["sub"].long(),
-                            [tuple(g) for g in state["groups"].tolist()])
-        except (OSError, RuntimeError, KeyError, AttributeError, TypeError, EOFError, pickle.UnpicklingError) as error:
-            raise ArtifactError(f"{path}: unreadable tensor circuit ({error})",
-                                hint="delete the file; it is rebuilt from the SDD") from None
+                problem = f"format {state.get('format')!r}, this neurosym reads {FORMAT}"
+            else:
+                layers = Layers(int(state["num_vars"]), int(state["root"]), state["prime"].long(), state["sub"].long(),
+                                [tuple(g) for g in state["groups"].tolist()])
+                problem = layers.problem()
+        except (OSError, RuntimeError, KeyError, AttributeError, TypeError, ValueError, EOFError,
+                pickle.UnpicklingError) as error:
+            problem = f"unreadable ({error})"
+        if problem is not None:
+            raise ArtifactError(f"{path}: tensor circuit {problem}", hint="delete the file; it is rebuilt from the SDD")
         return cls(layers)
 
     def replica(self) -> "TensorCircuit":
@@ -81,11 +89,10 @@ class TensorCircuit(torch.nn.Module):
 
     @property
     def num_elements(self) -> int:
-        """Elements including the padding of each group."""
         return int(self.prime.numel())
 
     def extra_repr(self) -> str:
-        return (f"variables={self.num_vars}, nodes={self.num_nodes}, padded_elements={self.num_elements}, "
+        return (f"variables={self.num_vars}, nodes={self.num_nodes}, elements={self.num_elements}, "
                 f"layers={self.num_layers}, groups={len(self.groups)}")
 
     # -- queries -------------------------------------------------------------------------------
@@ -119,7 +126,7 @@ class TensorCircuit(torch.nn.Module):
         pos, neg = beliefs.log_weights(masked=0.0)
         top = torch.maximum(pos, neg)
         assignments, scores = [], []
-        for rows, work in self._chunks(pos, keep_shares=False):
+        for rows, work in self._chunks(pos):
             set_leaves(work.values, pos[rows] - top[rows], neg[rows] - top[rows])
             picks = upward(self, work, "max")
             score = work.values[self.root] + top[rows].sum(1)
@@ -129,15 +136,17 @@ class TensorCircuit(torch.nn.Module):
             scores.append(score)
         return torch.cat(assignments).reshape(*beliefs.shape, self.num_vars), torch.cat(scores).reshape(beliefs.shape)
 
-    def _chunks(self, like: torch.Tensor, keep_shares: bool):
+    def _chunks(self, like: torch.Tensor):
         """(row slice, workspace) pairs covering the batch; an empty batch is one empty chunk."""
-        total, step = like.shape[0], self.chunk_rows
+        cells = CHUNK_CELLS["cpu" if like.device.type == "cpu" else "other"]
+        step = self.chunk_rows or max(MIN_CHUNK_ROWS, cells // (self.num_nodes + self.num_elements))
+        total = like.shape[0]
         work = {}
         for start in range(0, max(total, 1), step):
             rows = slice(start, min(start + step, total))
             size = rows.stop - rows.start
             if size not in work:
-                work[size] = Workspace(self, size, like, keep_shares)
+                work[size] = Workspace(self, size, like)
             yield rows, work[size]
 
     def _literals(self, per_node: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,14 +162,14 @@ class _LogProbability(torch.autograd.Function):
     def forward(ctx, circuit: TensorCircuit, values_in: torch.Tensor, beliefs: Beliefs):
         pos, neg = beliefs.log_weights(masked=LOG_HALF)
         outputs, grads = [], []
-        for rows, work in circuit._chunks(pos, keep_shares=ctx.needs_input_grad[1]):
+        for rows, work in circuit._chunks(pos):
             set_leaves(work.values, pos[rows], neg[rows])
-            upward(circuit, work, "sum")
+            shares = upward(circuit, work, "sum")
             out = work.values[circuit.root].clone()
             outputs.append(out)
             if ctx.needs_input_grad[1]:
                 seed = (out > float("-inf")).to(out.dtype)  # impossible rows get gradient 0
-                m_pos, m_neg = circuit._literals(marginals(circuit, work, seed))
+                m_pos, m_neg = circuit._literals(marginals(circuit, work, shares, seed))
                 grads.append(_input_gradient(beliefs, rows, m_pos, m_neg))
         if grads:
             ctx.save_for_backward(torch.cat(grads))

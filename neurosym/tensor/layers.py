@@ -7,10 +7,12 @@ Node numbering, shared by every pass:
 * then the decision nodes, layer by layer: a node's layer is one more than its deepest child's.
 
 A decision node is the disjunction of its elements ``(prime, sub)``, each the conjunction of two
-children. Within a layer, nodes are grouped by their number of elements, padded up to the group's
-width with ``(false, false)`` elements, so a group's elements form a dense ``[nodes, width]``
-block: a pass gathers the block's children and reduces over the width, with no scatter. Widths
-above 4 are rounded up to a power of two to keep the number of groups small.
+children. Elements with a false child add nothing and are left out (a compressed SDD has many
+``(prime, false)`` elements), so some nodes keep a single element: a plain conjunction, which
+needs no log-sum-exp. Within a layer, nodes are grouped by their number of elements (the
+group's width), so a group's elements form a dense ``[nodes, width]`` block: a pass gathers the
+block's children and reduces over the width, with no scatter. Small groups are padded up into the
+next wider one with ``(false, false)`` elements, which add nothing.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ class Group:
 
 @dataclass(frozen=True)
 class Layers:
-    """The padded element arrays of a layered SDD and the groups that cut them."""
+    """The (padded) element arrays of a layered SDD and the groups that cut them."""
 
     num_vars: int
     root: int
@@ -48,6 +50,20 @@ class Layers:
     def num_nodes(self) -> int:
         return self.num_leaves + sum(nodes for _, nodes, _ in self.group_sizes)
 
+    def problem(self) -> str | None:
+        """What makes these arrays unusable (read from a file), or None: every element must point
+        to nodes numbered below its own node, which also keeps every index in range."""
+        sizes = torch.tensor([(nodes, width) for _, nodes, width in self.group_sizes], dtype=torch.long).reshape(-1, 2)
+        if self.prime.shape != self.sub.shape or self.prime.numel() != int((sizes[:, 0] * sizes[:, 1]).sum()):
+            return "element arrays do not match the group sizes"
+        node_of_element = torch.arange(self.num_leaves, self.num_nodes).repeat_interleave(
+            sizes[:, 1].repeat_interleave(sizes[:, 0]))
+        children = torch.cat([self.prime, self.sub])
+        if not (0 <= self.root < self.num_nodes) or bool((children < 0).any()) \
+                or bool((children >= node_of_element.repeat(2)).any()):
+            return "an element points to a node that does not come before it"
+        return None
+
     def groups(self) -> list[Group]:
         out, first, offset = [], self.num_leaves, 0
         for _, nodes, width in self.group_sizes:
@@ -56,13 +72,12 @@ class Layers:
         return out
 
 
+MERGE_SLACK = 64  # padding elements always worth saving a group's fixed cost
+
+
 def leaf_index(literal: int) -> int:
     """Node number of a signed 1-based SDD literal."""
     return 2 * abs(literal) + (1 if literal < 0 else 0)
-
-
-def padded_width(elements: int) -> int:
-    return elements if elements <= 4 else 1 << (elements - 1).bit_length()
 
 
 def layers_from_sdd(root, num_vars: int) -> Layers:
@@ -80,28 +95,50 @@ def layers_from_sdd(root, num_vars: int) -> Layers:
             stack.append((node, True))
             stack.extend((child, False) for pair in node.elements() for child in pair if child.id not in height)
         elif node.is_decision():
-            pairs = [(p.id, s.id) for p, s in node.elements()]
-            elements[node.id] = pairs
-            height[node.id] = 1 + max(max(height[p], height[s]) for p, s in pairs)
+            pairs = [(p.id, s.id) for p, s in node.elements() if number.get(p.id) != 0 and number.get(s.id) != 0]
+            if pairs:
+                elements[node.id] = pairs
+                height[node.id] = 1 + max(max(height[p], height[s]) for p, s in pairs)
+            else:  # every element has a false child: the node is false
+                number[node.id], height[node.id] = 0, 0
         else:
             number[node.id], height[node.id] = _leaf_number(node, num_vars), 0
 
-    key = lambda i: (height[i], padded_width(len(elements[i])))  # noqa: E731
-    order = sorted(elements, key=lambda i: (*key(i), i))
+    order = sorted(elements, key=lambda i: (height[i], len(elements[i]), i))
+    groups = _merge_small_groups([(height[i], len(elements[i]), [i]) for i in order])
     first = 2 + 2 * num_vars
-    number.update((node_id, first + position) for position, node_id in enumerate(order))
+    in_order = [node_id for _, _, ids in groups for node_id in ids]
+    number.update((node_id, first + position) for position, node_id in enumerate(in_order))
     prime, sub, group_sizes = [], [], []
-    for node_id in order:
-        layer, width = key(node_id)
-        if group_sizes and group_sizes[-1][0] == layer and group_sizes[-1][2] == width:
-            group_sizes[-1] = (layer, group_sizes[-1][1] + 1, width)
-        else:
-            group_sizes.append((layer, 1, width))
-        pairs = elements[node_id]
-        prime += [number[p] for p, _ in pairs] + [0] * (width - len(pairs))
-        sub += [number[s] for _, s in pairs] + [0] * (width - len(pairs))
+    for layer, width, ids in groups:
+        group_sizes.append((layer, len(ids), width))
+        for node_id in ids:
+            padding = [0] * (width - len(elements[node_id]))
+            prime += [number[p] for p, _ in elements[node_id]] + padding
+            sub += [number[s] for _, s in elements[node_id]] + padding
     as_index = lambda values: torch.tensor(values, dtype=torch.long)  # noqa: E731
     return Layers(num_vars, number[root.id], as_index(prime), as_index(sub), group_sizes)
+
+
+def _merge_small_groups(nodes: list[tuple[int, int, list]]) -> list[tuple[int, int, list]]:
+    """(layer, width, node ids) groups from per-node entries sorted by layer and width: equal
+    widths share a group, and a group joins the next wider one of its layer when the padding
+    that costs is small (each group is a fixed cost of about ten tensor operations per pass)."""
+    groups: list[tuple[int, int, list]] = []
+    for layer, width, ids in nodes:
+        if groups and groups[-1][0] == layer and (groups[-1][1] == width or _cheap_padding(groups[-1], width)):
+            groups[-1] = (layer, width, groups[-1][2] + ids)
+        else:
+            groups.append((layer, width, list(ids)))
+    return groups
+
+
+def _cheap_padding(group: tuple[int, int, list], width: int) -> bool:
+    _, old_width, ids = group
+    if old_width == 1:  # conjunctions need no log-sum-exp: keep them apart
+        return False
+    added = len(ids) * (width - old_width)
+    return added <= max(MERGE_SLACK, len(ids) * old_width // 8)
 
 
 def _leaf_number(node, num_vars: int) -> int:
