@@ -214,3 +214,12 @@ def test_unknown_names_and_non_model_folders_are_errors(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "no-such-architecture"}')
     with pytest.raises(DataError, match="could not load a causal language model from"):
         load_model(tmp_path)
+
+
+def test_tiny_alias_is_the_seeded_tiny_model_in_the_asked_dtype():
+    model, tokenizer = load_model("tiny", dtype="bfloat16")
+    reference, _ = tiny_gemma3()
+    assert next(model.parameters()).dtype == torch.bfloat16
+    for (name, p), (_, q) in zip(model.named_parameters(), reference.named_parameters()):
+        assert torch.equal(p, q.to(torch.bfloat16)), name
+    assert tokenizer.pad_token_id is not None

@@ -24,8 +24,7 @@ from accelerate import Accelerator
 
 from neurosym.causal import Question
 from neurosym.errors import DataError
-from neurosym.model import (GEMMA_ALIAS, PromptTemplate, YesNoHead, apply_lora, load_model, prepare_full_finetune,
-                            tiny_gemma3)
+from neurosym.model import GEMMA_ALIAS, TINY_ALIAS, PromptTemplate, YesNoHead, apply_lora, load_model, prepare_full_finetune
 from trainer.checkpoint import (latest_checkpoint, load_checkpoint, restore_trainable, save_checkpoint, save_final,
                                 trainable_state, truncate_metrics)
 from trainer.config import ModelConfig, PromptConfig, TrainConfig, changed_keys, dump_config, load_config
@@ -157,11 +156,7 @@ def losses(logits: torch.Tensor, rows: Sequence[Question], term: SemanticTerm, a
 def build_head(config: ModelConfig, prompt: PromptConfig, device: torch.device) -> YesNoHead:
     """The base LM with LoRA adapters or made fully trainable, behind the two-row Yes/No head."""
     dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
-    if config.name == "tiny":
-        model, tokenizer = tiny_gemma3()
-        model.to(device=device, dtype=dtype)
-    else:
-        model, tokenizer = load_model(config.name, dtype=dtype, device=device)
+    model, tokenizer = load_model(config.name, dtype=dtype, device=device)
     if config.lora is not None:
         lora = config.lora
         model = apply_lora(model, r=lora.r, alpha=lora.alpha, dropout=lora.dropout,
@@ -204,7 +199,7 @@ def _prepare_folder(out: Path, config: TrainConfig, resume: bool, resumed_step: 
 def _manifest(config: TrainConfig, head: YesNoHead) -> dict:
     """What `neurosym.json` tells a loader: the base model, how it was tuned, and how to prompt it."""
     name = config.model.name
-    base = name if name in ("tiny", GEMMA_ALIAS) else str(Path(name).expanduser().resolve())  # a folder, absolute
+    base = name if name in (TINY_ALIAS, GEMMA_ALIAS) else str(Path(name).expanduser().resolve())  # a folder, absolute
     return {"base_model": base, "lora": config.model.lora is not None, "task": config.data.task,
             "prompt": {"text": head.template.text, "style": config.prompt.style},
             "answer_tokens": [head.answer.yes_text, head.answer.no_text], "steps": config.optim.max_steps,

@@ -50,14 +50,14 @@ def subset_assignments(sampler: SubsetSampler, graphs: Sequence[nx.DiGraph],
     graph) to share networkx answers between templates."""
     facts = facts or [GraphFacts(graph) for graph in graphs]
     rows, owners = [], []
-    for g, graph in enumerate(graphs):
+    for i, graph in enumerate(graphs):
         for nodes in itertools.combinations(graph.nodes, sampler.k):
-            sample = sampler.ground(graph, nodes, facts=facts[g])
+            sample = sampler.ground(graph, nodes, facts=facts[i])
             row = np.zeros(len(sampler.variables), dtype=bool)
             row[list(sample.evidence)] = list(sample.evidence.values())
             row[[q.index for q in sample.queries]] = [q.label == "Yes" for q in sample.queries]
             rows.append(row)
-            owners.append(g)
+            owners.append(i)
     return np.array(rows, dtype=bool).reshape(len(rows), len(sampler.variables)), np.array(owners, dtype=int)
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from neurosym.errors import DataError
 from neurosym.eval.predictors import BASELINE_PREFIX, HeadPredictor, Predictor, baseline
 
-TINY = "tiny"
 RUN_MARKER = Path("final") / "neurosym.json"
 
 
@@ -51,11 +50,8 @@ def load_target(spec: str, batch_size: int = 16, device: str = "auto", seed: int
 
 def load_base(name: str, device: str):
     """(model, tokenizer) for ``"tiny"`` or anything `neurosym.model.load_model` takes."""
-    from neurosym.model import load_model, tiny_gemma3
+    from neurosym.model import load_model
 
-    if name == TINY:
-        model, tokenizer = tiny_gemma3()
-        return model.to(device), tokenizer
     return load_model(name, device=device)
 
 

@@ -28,29 +28,26 @@ def neg(f: GroundFormula) -> GroundFormula:
 
 
 def conj(items: Iterable[GroundFormula]) -> GroundFormula:
-    out = []
-    for f in items:
-        if f is False:
-            return False
-        if f is True:
-            continue
-        out.extend(f[1] if f[0] == "and" else (f,))
-    if not out:
-        return True
-    return out[0] if len(out) == 1 else ("and", tuple(out))
+    return _junction("and", items)
 
 
 def disj(items: Iterable[GroundFormula]) -> GroundFormula:
+    return _junction("or", items)
+
+
+def _junction(tag: str, items: Iterable[GroundFormula]) -> GroundFormula:
+    """Flattened ``and``/``or`` with constants folded: ``False`` absorbs a conjunction, ``True`` a disjunction."""
+    absorbing = tag == "or"
     out = []
     for f in items:
-        if f is True:
-            return True
-        if f is False:
+        if f is absorbing:
+            return absorbing
+        if f is (not absorbing):
             continue
-        out.extend(f[1] if f[0] == "or" else (f,))
+        out.extend(f[1] if f[0] == tag else (f,))
     if not out:
-        return False
-    return out[0] if len(out) == 1 else ("or", tuple(out))
+        return not absorbing
+    return out[0] if len(out) == 1 else (tag, tuple(out))
 
 
 def implies(a: GroundFormula, b: GroundFormula) -> GroundFormula:

