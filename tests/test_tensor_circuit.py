@@ -249,6 +249,10 @@ def test_tensor_form_is_cached_in_the_artifact_folder():
     path.write_bytes(b"not a tensor file")
     with pytest.raises(ArtifactError, match="tensor circuit unreadable"):
         TensorCircuit.load(path)
+    # through the artifact, a damaged or stale cache file is rebuilt from the SDD and replaced
+    rebuilt = ns.load_circuit(circuit.folder)
+    assert torch.equal(rebuilt.log_prob(probs), first.log_prob(probs))
+    assert TensorCircuit.load(path).num_nodes == first.num_nodes
 
 
 def test_cuda_matches_cpu():

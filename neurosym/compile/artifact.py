@@ -102,14 +102,20 @@ class Circuit:
 
     # -- tensors -------------------------------------------------------------------------------
     def tensor_circuit(self):
-        """The layered tensor form of the SDD (built once, cached in the artifact folder)."""
+        """The layered tensor form of the SDD (built once, cached in the artifact folder).
+
+        The cached file is derived data: one that is stale (an older tensor format) or damaged is
+        rebuilt from the SDD and replaced, never trusted."""
         if self._tensor is None:
             from neurosym.tensor import TensorCircuit
 
             cached = self.folder / TENSOR_FILE if self.folder else None
             if cached is not None and cached.is_file():
-                self._tensor = TensorCircuit.load(cached)
-            else:
+                try:
+                    self._tensor = TensorCircuit.load(cached)
+                except ArtifactError:
+                    pass
+            if self._tensor is None:
                 self._tensor = TensorCircuit.from_sdd(self.root, len(self.variables))
                 if cached is not None:
                     _atomic_write(cached, self._tensor.save)
