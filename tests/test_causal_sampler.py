@@ -120,6 +120,14 @@ def test_tensors_follow_the_variable_indices():
     assert sample.probabilities(torch.rand(5, 2, 4)).shape == (5, 2, len(VARIABLES))
     with pytest.raises(DataError, match="4 asked queries"):
         sample.probabilities([0.5, 0.5])
+    inf = float("inf")
+    z = torch.tensor([2.0, -1.0, 0.5, -3.0], requires_grad=True)
+    logits = sample.logits(z)
+    assert logits.detach().tolist() == [2.0, inf, inf, -inf, inf, -1.0, 0.5, -3.0, -inf]
+    logits[torch.isfinite(logits)].sum().backward()
+    assert z.grad.tolist() == [1, 1, 1, 1]
+    with pytest.raises(DataError, match="expected logits for 4 asked queries"):
+        sample.logits([0.5])
 
 
 def test_a_graph_smaller_than_the_template_leaves_elements_out():

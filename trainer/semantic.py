@@ -70,7 +70,7 @@ class SemanticTerm:
         rows, masks, offset = [], [], 0
         for _, sample in asked:
             n = len(sample.queries)
-            rows.append(subset_logits(sample, z[offset: offset + n]))
+            rows.append(sample.logits(z[offset: offset + n]))
             masks.append(sample.mask(device=z.device))
             offset += n
         if offset != len(z):
@@ -82,16 +82,3 @@ def prompts(asked: Sequence[Asked]) -> tuple[list[str], list[str]]:
     """(premises, questions) of every query of every subset, in order."""
     pairs = [(premise, query.text) for premise, sample in asked for query in sample.queries]
     return [p for p, _ in pairs], [q for _, q in pairs]
-
-
-def subset_logits(sample: SubsetSample, z: torch.Tensor) -> torch.Tensor:
-    """The circuit's input for one subset: the model's logits at the asked queries, ±inf evidence,
-    0 elsewhere (masked out)."""
-    row = z.new_zeros(sample.num_variables)
-    if sample.evidence:
-        index = torch.tensor(list(sample.evidence), device=z.device)
-        value = torch.tensor([math.inf if v else -math.inf for v in sample.evidence.values()],
-                             device=z.device, dtype=z.dtype)
-        row = row.index_put((index,), value)
-    index = torch.tensor([q.index for q in sample.queries], device=z.device, dtype=torch.long)
-    return row.index_put((index,), z)

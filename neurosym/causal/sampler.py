@@ -13,6 +13,7 @@ unmapped element behaves like an isolated extra node.
 """
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Hashable, Iterable, Sequence
@@ -80,17 +81,26 @@ class SubsetSample:
     def probabilities(self, p_yes) -> "torch.Tensor":
         """The ``[..., V]`` belief tensor: evidence as 0/1, ``p_yes[..., i]`` (the model's P(Yes) for
         ``queries[i]``) at its variable, 0 where the mask is False. Keeps ``p_yes``'s autograd graph."""
+        return self._circuit_input(p_yes, "P(Yes)", true=1.0, false=0.0)
+
+    def logits(self, z) -> "torch.Tensor":
+        """The same in logit space: evidence as ±inf, ``z[..., i]`` (logit_yes − logit_no for
+        ``queries[i]``) at its variable, 0 where the mask is False. Keeps ``z``'s autograd graph."""
+        return self._circuit_input(z, "logits", true=math.inf, false=-math.inf)
+
+    def _circuit_input(self, asked, what: str, true: float, false: float) -> "torch.Tensor":
         import torch
 
-        p = p_yes if isinstance(p_yes, torch.Tensor) else torch.tensor(p_yes, dtype=torch.get_default_dtype())
-        if p.shape[-1:] != (len(self.queries),):
-            raise DataError(f"expected P(Yes) for {len(self.queries)} asked queries, got a tensor of shape "
-                            f"{tuple(p.shape)}")
-        out = torch.zeros(self.num_variables, dtype=p.dtype, device=p.device)
+        values = asked if isinstance(asked, torch.Tensor) else torch.tensor(asked, dtype=torch.get_default_dtype())
+        if values.shape[-1:] != (len(self.queries),):
+            raise DataError(f"expected {what} for {len(self.queries)} asked queries, got a tensor of shape "
+                            f"{tuple(values.shape)}")
+        out = torch.zeros(self.num_variables, dtype=values.dtype, device=values.device)
         if self.evidence:
-            out[list(self.evidence)] = torch.tensor(list(self.evidence.values()), dtype=p.dtype, device=p.device)
-        out = out.expand(*p.shape[:-1], self.num_variables).clone()
-        out[..., [q.index for q in self.queries]] = p
+            out[list(self.evidence)] = torch.tensor([true if v else false for v in self.evidence.values()],
+                                                    dtype=values.dtype, device=values.device)
+        out = out.expand(*values.shape[:-1], self.num_variables).clone()
+        out[..., [q.index for q in self.queries]] = values
         return out
 
     def mask(self, device=None) -> "torch.Tensor":
