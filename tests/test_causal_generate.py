@@ -57,6 +57,16 @@ def test_other_balances_and_the_natural_distribution():
     assert len(natural) == 90 and len({q.premise for q in natural}) == 90  # one question per graph
 
 
+@pytest.mark.parametrize("task", TASKS)
+def test_per_size_gives_every_graph_size_its_balanced_share(task):
+    family = families_for(task, "eval")[0]
+    questions = generate(task, "eval", 6 * len(family.sizes), seed=5, families=[family.name], per_size=True)
+    for size in family.sizes:
+        labels = Counter(q.label for q in questions if q.nodes == size)
+        assert labels == {"Yes": 3, "No": 3}, size
+    assert questions == generate(task, "eval", 6 * len(family.sizes), seed=5, families=[family.name], per_size=True)
+
+
 @pytest.mark.parametrize(("task", "name"), sorted(FAMILIES))
 def test_family_shapes(task, name):
     family = FAMILIES[task, name]

@@ -1,7 +1,7 @@
 """Causal reasoning data: premises as graphs, ground truth from networkx, the benchmark's file
 formats, deterministic generators, and the k-node subset sampler that feeds the trainer."""
 from neurosym.causal.facts import GraphFacts
-from neurosym.causal.generate import FAMILIES, SPLITS, Family, families_for, generate, premise_split
+from neurosym.causal.generate import FAMILIES, SPLITS, Family, families_for, generate, premise_split, write_eval_splits
 from neurosym.causal.io import FORMATS, LoadResult, Reject, load_questions, write_questions
 from neurosym.causal.records import Label, Question
 from neurosym.causal.sampler import AskedQuery, SubsetSample, SubsetSampler, parse_atom
@@ -27,6 +27,7 @@ __all__ = [
     "Task",
     "families_for",
     "generate",
+    "write_eval_splits",
     "load_questions",
     "parse_atom",
     "parse_premise",

@@ -32,9 +32,11 @@ def generate(
         help="Family to draw from (repeatable); default: all families of the split.")] = None,
     yes_fraction: Annotated[float, typer.Option(help="Share of Yes labels (exact).")] = 0.5,
     natural: Annotated[bool, typer.Option("--natural", help="Keep the natural label distribution.")] = False,
+    per_size: Annotated[bool, typer.Option("--per-size", help="Share N evenly over every family's graph sizes too, "
+                                                              "each size balanced.")] = False,
 ):
     """Write N questions of a split (balanced labels; no premise shared between splits)."""
-    questions = generate_questions(task, split, n, seed, family, None if natural else yes_fraction)
+    questions = generate_questions(task, split, n, seed, family, None if natural else yes_fraction, per_size)
     write_questions(output, questions, seed)
     written = LoadResult(output, "neurosym", questions, list(range(1, len(questions) + 1)))
     _print_stats([summarize(written)], show=0)

@@ -17,12 +17,14 @@ import hashlib
 import random
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 import networkx as nx
 
 from neurosym.causal.facts import GraphFacts
+from neurosym.causal.io import write_questions
 from neurosym.causal.records import Question, as_label
 from neurosym.causal.text import TASKS, Query, Task, render_premise, render_question
 from neurosym.errors import DataError
@@ -67,7 +69,8 @@ def _families() -> dict[tuple[str, str], Family]:
         Family("dag", "dseparation", "train", "dag", short, max_given=3),
         Family("chain_long_flip", "dseparation", "eval", "chain", long_chain, flip=0.5, max_given=4),
         Family("branching_1.4", "dseparation", "eval", "dag", tuple(range(5, 13)), branching=1.4, max_given=4),
-        Family("branching_2", "dseparation", "eval", "dag", tuple(range(5, 13)), branching=2.0, max_given=4),
+        # 5 nodes with branching factor 2 is the complete DAG (10 edges): no two nodes are d-separated
+        Family("branching_2", "dseparation", "eval", "dag", tuple(range(6, 13)), branching=2.0, max_given=4),
     ]
     return {(f.task, f.name): f for f in listed}
 
@@ -147,26 +150,43 @@ def draw_query(task: Task, nodes: Sequence[str], rng: random.Random, max_given: 
 
 
 def generate(task: Task, split: Split, n: int, seed: int = 0, families: Sequence[str] | None = None,
-             yes_fraction: float | None = 0.5) -> list[Question]:
+             yes_fraction: float | None = 0.5, per_size: bool = False) -> list[Question]:
     """``n`` questions for ``split``, shared out evenly over the chosen families.
 
     With ``yes_fraction`` (default 0.5) the Yes count is exactly ``round(n × yes_fraction)``, each
     family within one of its share; ``None`` keeps the natural label distribution (one random
-    question per graph).
+    question per graph). ``per_size`` shares each family's questions out evenly over its graph sizes
+    too, each size with its own exact Yes share, so a per-size breakdown is balanced at every size.
     """
     if n < 0:
         raise DataError(f"--n must be non-negative, got {n}")
     if yes_fraction is not None and not 0.0 <= yes_fraction <= 1.0:
         raise DataError(f"the Yes fraction must lie in [0, 1], got {yes_fraction}")
     chosen = families_for(task, split, families)
+    if per_size:
+        chosen = [replace(f, sizes=(size,)) for f in chosen for size in f.sizes]
     out: list[Question] = []
     yes_shares = _shares(round(n * yes_fraction), len(chosen)) if yes_fraction is not None else None
     for i, (family, share) in enumerate(zip(chosen, _shares(n, len(chosen)))):
         wanted = {None: share} if yes_shares is None else {True: yes_shares[i], False: share - yes_shares[i]}
-        rng = random.Random(f"{seed}/{task}/{split}/{family.name}")
-        out.extend(_family_questions(family, split, wanted, rng))
+        key = f"{seed}/{task}/{split}/{family.name}" + (f"/{family.sizes[0]}" if per_size else "")
+        out.extend(_family_questions(family, split, wanted, random.Random(key)))
     random.Random(f"{seed}/{task}/{split}").shuffle(out)  # families interleaved, as a trainer reads them
     return out
+
+
+def write_eval_splits(out: str | Path, per_size: int, seed: int = 0, tasks: Sequence[Task] = TASKS) -> dict[str, list[Path]]:
+    """One balanced file per task and evaluation family under ``out`` (``per_size`` questions of each
+    graph size, half Yes), reused when already written; task → paths."""
+    files: dict[str, list[Path]] = {}
+    for task in tasks:
+        for family in families_for(task, "eval"):
+            path = Path(out) / task / f"{family.name}-seed{seed}-{per_size}.jsonl"
+            if not path.is_file():
+                write_questions(path, generate(task, "eval", per_size * len(family.sizes), seed, [family.name],
+                                               per_size=True), seed)
+            files.setdefault(task, []).append(path)
+    return files
 
 
 def _shares(total: int, parts: int) -> list[int]:

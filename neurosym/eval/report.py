@@ -115,8 +115,9 @@ def group_runs(runs: Sequence[RunResult]) -> dict[str, list[RunResult]]:
         key = json.dumps(kept, sort_keys=True, default=str) if run.config else f"run:{run.folder}"
         keyed.setdefault(key, []).append(run)
         settings[key] = kept
-    differing = sorted({k for s in settings.values() for k in s
-                        if len({json.dumps(t.get(k), default=str) for t in settings.values()}) > 1})
+    configured = [kept for key, kept in settings.items() if not key.startswith("run:")]
+    differing = sorted({k for s in configured for k in s
+                        if len({json.dumps(t.get(k), default=str) for t in configured}) > 1})
     named = {}
     for key, members in keyed.items():
         if key.startswith("run:") or not differing:
@@ -144,8 +145,11 @@ def build_report(folders: Sequence[str | Path]) -> dict:
             "violation_rate": _per_task(members, "consistency", "violation_rate"),
             "sensitivity": _per_task(members, "sensitivity", "sensitivity"),
         }
-    data = {tuple(r.result["files"]) for r in runs}
-    return {"groups": groups, "same_data": len(data) == 1,
+    data: dict[str, set] = {}  # task → the file lists its runs were evaluated on
+    for run in runs:
+        task = (run.result.get("settings") or {}).get("task") or run.config.get("data.task")
+        data.setdefault(str(task), set()).add(tuple(run.result["files"]))
+    return {"groups": groups, "same_data": all(len(files) == 1 for files in data.values()),
             "curves": {str(r.folder): r.curve for r in runs if r.curve}}
 
 
@@ -169,7 +173,7 @@ def print_report(report: dict, console) -> None:
     rows = [group_row(name, g["overall"]) for name, g in report["groups"].items()]
     console.print(rich_table("runs side by side (mean ± sd over seeds)", HEADER, rows))
     if not report["same_data"]:
-        console.print("[yellow]warning:[/] the runs were evaluated on different data files")
+        console.print("[yellow]warning:[/] runs of the same task were evaluated on different data files")
 
 
 def report_markdown(report: dict, plots: Sequence[str] = ()) -> str:
@@ -177,7 +181,7 @@ def report_markdown(report: dict, plots: Sequence[str] = ()) -> str:
 
     parts = ["# Report", "Mean ± sample standard deviation over the runs of each group (runs differ only in seeds)."]
     if not report["same_data"]:
-        parts.append("**Warning:** the runs were evaluated on different data files; compare with care.")
+        parts.append("**Warning:** runs of the same task were evaluated on different data files; compare with care.")
     groups = report["groups"]
     parts += ["## overall", markdown_table(HEADER, [group_row(name, g["overall"]) for name, g in groups.items()])]
     parts += ["## verdicts", "\n".join(f"- {name}: " + ", ".join(f"`{run}` {status}" for run, status in g["verdicts"].items())

@@ -170,13 +170,20 @@ class YesNoHead(torch.nn.Module):
             raise DataError(f"batch_size must be at least 1, got {batch_size}")
         if len(premises) != len(questions):
             raise DataError(f"{len(premises)} premises but {len(questions)} questions")
+        # Batches of similar lengths waste little on padding; the answers come back in the order asked.
+        order = sorted(range(len(premises)), key=lambda i: len(premises[i]) + len(questions[i]))
         was_training = self.model.training
         self.model.eval()
         try:
             chunks = []
-            for i in range(0, len(premises), batch_size):
-                batch = self.encode(premises[i : i + batch_size], questions[i : i + batch_size])
-                chunks.append(self.p_yes(batch["input_ids"], batch["attention_mask"]).cpu())
+            for i in range(0, len(order), batch_size):
+                picked = order[i : i + batch_size]
+                batch = self.encode([premises[j] for j in picked], [questions[j] for j in picked])
+                chunks.append(self.p_yes(batch["input_ids"], batch["attention_mask"]).float().cpu())
         finally:
             self.model.train(was_training)
-        return torch.cat(chunks) if chunks else torch.empty(0)
+        if not chunks:
+            return torch.empty(0)
+        answers = torch.empty(len(order))
+        answers[torch.tensor(order)] = torch.cat(chunks)
+        return answers

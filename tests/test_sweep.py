@@ -1,0 +1,85 @@
+"""The experiments' sweep engine on the tiny model: train + evaluate, resume, failures, deadlines."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from neurosym.causal import write_eval_splits
+from neurosym.errors import DataError
+from trainer.sweep import EVAL_RESULT, FAILURE, SweepEval, SweepRun, load_sizes, run_sweep, sweep_main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENTS = ROOT / "experiments"
+SMOKE = ("model.name=tiny", "data.generate_train=24", "data.generate_dev=8", "optim.max_steps=2", "eval.interval=2",
+         "eval.subsets=2", "eval.batch_size=8", "checkpoint.every=2", "semantic.max_queries=2", "plots=false")
+
+
+@pytest.fixture(scope="module")
+def evaluation(tmp_path_factory):
+    files = write_eval_splits(tmp_path_factory.mktemp("eval"), per_size=2, seed=1, tasks=("transitivity",))
+    return SweepEval(files, load_sizes(EXPERIMENTS / "sizes.yaml")["smoke"].settings, batch_size=8, device="cpu")
+
+
+def test_a_sweep_trains_evaluates_and_is_resumed_without_redoing_a_run(tmp_path, evaluation):
+    runs = [SweepRun("tuned", EXPERIMENTS / "paper.yaml", SMOKE),
+            SweepRun("untuned", EXPERIMENTS / "paper.yaml", SMOKE, train=False)]
+    first = run_sweep(runs, tmp_path, evaluation)
+    assert [o.status for o in first] == ["done", "done"]
+    tuned = json.loads((tmp_path / "tuned" / EVAL_RESULT).read_text())
+    assert tuned["run"] == str(tmp_path / "tuned") and tuned["files"] == [str(f) for f in evaluation.files["transitivity"]]
+    assert (tmp_path / "tuned" / "final" / "neurosym.json").is_file()
+    assert not (tmp_path / "untuned" / "final").exists()  # evaluated as it is, never trained
+    assert json.loads((tmp_path / "untuned" / EVAL_RESULT).read_text())["model"] == "tiny"
+    stamp = (tmp_path / "tuned" / EVAL_RESULT).stat().st_mtime_ns
+    again = run_sweep(runs, tmp_path, evaluation)
+    assert [o.status for o in again] == ["skipped", "skipped"]
+    assert (tmp_path / "tuned" / EVAL_RESULT).stat().st_mtime_ns == stamp
+    assert again[0].summary == first[0].summary
+    logged = [json.loads(line) for line in (tmp_path / "sweep.log").read_text().splitlines()]
+    assert [(r["run"], r["status"]) for r in logged] == [("tuned", "done"), ("untuned", "done"),
+                                                         ("tuned", "skipped"), ("untuned", "skipped")]
+
+
+def test_a_failing_run_is_kept_with_its_traceback_and_the_sweep_goes_on(tmp_path, evaluation):
+    runs = [SweepRun("broken", EXPERIMENTS / "paper.yaml", (*SMOKE, "optim.lr=-1")),
+            SweepRun("late", EXPERIMENTS / "paper.yaml", SMOKE)]
+    outcomes = run_sweep(runs, tmp_path, evaluation, deadline=time.time() + 3600)
+    assert outcomes[0].status == "failed" and "optim.lr" in (tmp_path / "broken" / FAILURE).read_text()
+    assert outcomes[1].status == "done"
+    late = run_sweep([SweepRun("later", EXPERIMENTS / "paper.yaml", SMOKE)], tmp_path, evaluation, deadline=time.time() - 1)
+    assert late[0].status == "late" and not (tmp_path / "later").exists()
+    with pytest.raises(ValueError, match="unique"):
+        run_sweep([runs[1], runs[1]], tmp_path, evaluation)
+
+
+def test_the_experiment_scripts_build_their_grids_from_the_presets(tmp_path):
+    sys.path.insert(0, str(EXPERIMENTS))
+    try:
+        import collapse
+        import semantic
+    finally:
+        sys.path.remove(str(EXPERIMENTS))
+    sizes = load_sizes(EXPERIMENTS / "sizes.yaml")
+    grid = semantic.runs(sizes["gpu"])
+    assert len({r.name for r in grid}) == len(grid) == sizes["gpu"].seeds * (6 + 5)
+    assert not any("dseparation" in r.name and "k5" in r.name for r in grid)
+    names = [r.name for r in collapse.runs(sizes["cpu"])]
+    assert names[:2] == ["untuned-transitivity", "untuned-dseparation"]
+    assert all("semantic.enabled=false" in r.overrides for r in collapse.runs(sizes["cpu"])[2:])
+    outcomes = sweep_main(collapse.__doc__, collapse.runs, sizes,
+                          ["--size", "smoke", "--out", str(tmp_path / "out"), "--data", str(tmp_path / "data"),
+                           "--only", "paper-transitivity-lambda0-seed0", "untuned-transitivity"])
+    assert [o.status for o in outcomes] == ["done", "done"]
+    report = json.loads((tmp_path / "out" / "report" / "report.json").read_text())
+    assert report["same_data"] and len(report["groups"]) == 2
+
+
+def test_a_bad_sizes_file_names_itself(tmp_path):
+    bad = tmp_path / "sizes.yaml"
+    bad.write_text("gpu: {steps: 3, colour: red}\n")
+    with pytest.raises(DataError, match="sizes.yaml"):
+        load_sizes(bad)
