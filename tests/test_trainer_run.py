@@ -70,6 +70,7 @@ def test_a_run_writes_its_folder(tmp_path):
     for r in rows:
         assert r["ce"] > 0 and r["sl"] > 0 and r["lr"] == pytest.approx(1e-3)
         assert r["examples_per_s"] > 0 and r["prompts"] > 4 and r["impossible_subsets"] == 0
+        assert r["skipped"] is False
     dev = [r["dev"] for r in rows if "dev" in r]
     assert [r["step"] for r in rows if "dev" in r] == [2, 4]
     for report in dev:
@@ -84,6 +85,27 @@ def test_a_run_writes_its_folder(tmp_path):
     assert not list(folder.glob(".*tmp*"))
     for plot in ("losses.png", "lambda.png", "dev.png"):
         assert (folder / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_attention_auto_keeps_the_cpu_default_and_eager_can_be_asked_for():
+    config = load_config(None, ["model.name=tiny"])
+    default = build_head(config.model, config.prompt, torch.device("cpu")).model.config._attn_implementation
+    eager = build_head(config.model.model_copy(update={"attention": "eager"}), config.prompt, torch.device("cpu"))
+    assert eager.model.config._attn_implementation == "eager" != default
+
+
+def test_a_step_with_a_non_finite_gradient_is_skipped(tmp_path, monkeypatch):
+    real = torch.nn.utils.clip_grad_norm_
+    calls = []
+
+    def poisoned(params, max_norm):  # the second step's gradient norm comes out NaN, as a bf16 overflow would
+        calls.append(1)
+        norm = real(params, max_norm)
+        return torch.tensor(float("nan")) if len(calls) == 2 else norm
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", poisoned)
+    folder = train(tiny(tmp_path / "nan", "optim.max_steps=3", "eval.interval=3", "semantic.enabled=false"))
+    assert [r["skipped"] for r in records(folder)] == [False, True, False]
 
 
 def test_full_fine_tuning_keeps_frozen_embeddings(tmp_path):

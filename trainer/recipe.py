@@ -11,6 +11,7 @@ training by HF accelerate and each process takes its own slice of every step's r
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import sys
@@ -101,7 +102,12 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             record["rows"] += picked
             prompts_asked += len(logits)
         record["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip))
-        optimizer.step()
+        record["skipped"] = not math.isfinite(record["grad_norm"])  # a NaN/inf step would poison every weight
+        if record["skipped"]:
+            if main:
+                progress.warn(f"step {step + 1}: the gradient is not finite; the update is skipped")
+        else:
+            optimizer.step()
         lr_schedule.step()
         optimizer.zero_grad(set_to_none=True)
         seconds = time.perf_counter() - t0
@@ -157,6 +163,9 @@ def build_head(config: ModelConfig, prompt: PromptConfig, device: torch.device) 
     """The base LM with LoRA adapters or made fully trainable, behind the two-row Yes/No head."""
     dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
     model, tokenizer = load_model(config.name, dtype=dtype, device=device)
+    attention = config.attention if config.attention != "auto" else "eager" if device.type == "cuda" else None
+    if attention is not None:
+        model.set_attn_implementation(attention)
     if config.lora is not None:
         lora = config.lora
         model = apply_lora(model, r=lora.r, alpha=lora.alpha, dropout=lora.dropout,
