@@ -182,8 +182,9 @@ def sweep_main(doc: str, make_runs: Callable[[SweepSize], list[SweepRun]], sizes
     parser.add_argument("--minutes", type=float, default=None, help="start no run after this many minutes")
     parser.add_argument("--eval-batch-size", type=int, default=64)
     parser.add_argument("--only", nargs="*", default=None, help="run only the runs whose name holds one of these")
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps per run (default: the preset's)")
     args = parser.parse_args(argv)
-    size = sizes[args.size]
+    size = sizes[args.size] if args.steps is None else replace(sizes[args.size], steps=args.steps)
     runs = [SweepRun(r.name, r.config, (*size.overrides, *r.overrides), r.train) for r in make_runs(size)]
     if args.only:
         runs = [r for r in runs if any(part in r.name for part in args.only)]
