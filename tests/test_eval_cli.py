@@ -164,19 +164,33 @@ def test_report_groups_runs_by_config_without_the_seed(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
     groups = report["groups"]
-    assert set(groups) == {"semantic.enabled=False", "semantic.enabled=True"}
+    assert set(groups) == {"base", "semantic.enabled=True"}  # one run: its folder; sl0 + sl1: their settings
     semantic = groups["semantic.enabled=True"]
     assert semantic["seeds"] == [0, 1] and semantic["overall"]["collapsed"] == 1  # the coin has no signal
     runs = [json.loads((tmp_path / r / "eval" / "eval.json").read_text())["overall"]["balanced_accuracy"]
             for r in ("sl0", "sl1")]
     stats = semantic["overall"]["balanced_accuracy"]
     assert stats["mean"] == pytest.approx(statistics.fmean(runs)) and stats["spread"] == pytest.approx(statistics.stdev(runs))
-    assert groups["semantic.enabled=False"]["overall"]["balanced_accuracy"]["spread"] is None  # a single run
+    assert groups["base"]["overall"]["balanced_accuracy"]["spread"] is None  # a single run
+    assert groups["base"]["settings"] == "semantic.enabled=False"
     markdown = (out / "report.md").read_text()
     assert "semantic.enabled=False" in markdown and "1 of 1" in markdown
     assert report["curves"] == {str(tmp_path / "sl1"): [records[1]]}  # the records with dev metrics
     for name in ("report_by_size.png", "report_yes_rate.png", "report_training.png"):
         assert (out / name).stat().st_size > 0, name
+
+
+def test_report_names_a_group_by_its_runs_folder_name_less_the_seed(tmp_path):
+    for seed in (0, 1):
+        fake_run(tmp_path / f"sl-k3-seed{seed}", "baseline:oracle", seed, semantic=True)
+    fake_run(tmp_path / "lambda0-seed0", "baseline:always-yes", 0, semantic=False)
+    out = tmp_path / "report"
+    result = invoke("report", *(str(p) for p in sorted(tmp_path.glob("*-seed*"))), "--output-dir", str(out))
+    assert result.exit_code == 0, result.output
+    groups = json.loads((out / "report.json").read_text())["groups"]
+    assert set(groups) == {"sl-k3", "lambda0"}
+    assert groups["sl-k3"]["settings"] == "semantic.enabled=True" and groups["sl-k3"]["seeds"] == [0, 1]
+    assert "| sl-k3 | semantic.enabled=True |" in (out / "report.md").read_text()
 
 
 def test_report_of_an_unevaluated_run_says_what_to_do(tmp_path):

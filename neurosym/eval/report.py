@@ -10,6 +10,7 @@ runs, overall, per split/family and per graph size, with each run's collapse ver
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import yaml
 
 from neurosym.errors import DataError
 
+SEED_SUFFIX = re.compile(r"[-_]seed\d+$")
 REPETITION_KEYS = ("seed", "data.seed", "output_dir", "progress", "plots")
 METRICS = ("accuracy", "balanced_accuracy", "mcc", "yes_rate", "label_yes_rate", "recall_yes", "recall_no")
 
@@ -106,8 +108,10 @@ def _per_task(runs: Sequence[RunResult], section: str, key: str) -> dict[str, di
     return {task: _spread([table.get(task, {}).get(key) for table in tables]) for task in tasks}
 
 
-def group_runs(runs: Sequence[RunResult]) -> dict[str, list[RunResult]]:
-    """Runs with equal configs (repetition keys left out), named by what sets the groups apart."""
+def group_runs(runs: Sequence[RunResult]) -> dict[str, tuple[list[RunResult], str]]:
+    """Runs with equal configs (repetition keys left out): name → (runs, the settings that set the
+    group apart). A group is named by its runs' common folder name less a ``-seedN`` suffix (the
+    experiment scripts' naming), else by those settings; a run without a config by its folder."""
     keyed: dict[str, list[RunResult]] = {}
     settings: dict[str, dict] = {}
     for run in runs:
@@ -118,13 +122,15 @@ def group_runs(runs: Sequence[RunResult]) -> dict[str, list[RunResult]]:
     configured = [kept for key, kept in settings.items() if not key.startswith("run:")]
     differing = sorted({k for s in configured for k in s
                         if len({json.dumps(t.get(k), default=str) for t in configured}) > 1})
-    named = {}
+    named: dict[str, tuple[list[RunResult], str]] = {}
     for key, members in keyed.items():
-        if key.startswith("run:") or not differing:
-            name = str(members[0].folder) if key.startswith("run:") else members[0].result["model"]
-        else:
-            name = ", ".join(f"{k}={settings[key].get(k)}" for k in differing)
-        named[name] = members
+        if key.startswith("run:"):
+            named[str(members[0].folder)] = (members, "")
+            continue
+        described = ", ".join(f"{k}={settings[key].get(k)}" for k in differing) if differing else members[0].result["model"]
+        stems = {SEED_SUFFIX.sub("", run.folder.name) for run in members}
+        name = stems.pop() if len(stems) == 1 else described
+        named[name if name not in named else described] = (members, described)
     return named
 
 
@@ -134,8 +140,9 @@ def build_report(folders: Sequence[str | Path]) -> dict:
         raise DataError("no run folders given")
     runs = [load_run(folder) for folder in folders]
     groups = {}
-    for name, members in group_runs(runs).items():
+    for name, (members, described) in group_runs(runs).items():
         groups[name] = {
+            "settings": described,
             "runs": [str(r.folder) for r in members],
             "seeds": [r.seed for r in members],
             "verdicts": {str(r.folder): r.result["overall"]["status"] for r in members},
@@ -183,6 +190,8 @@ def report_markdown(report: dict, plots: Sequence[str] = ()) -> str:
     if not report["same_data"]:
         parts.append("**Warning:** runs of the same task were evaluated on different data files; compare with care.")
     groups = report["groups"]
+    described = [[name, g.get("settings") or "-"] for name, g in groups.items()]
+    parts += ["## groups", markdown_table(["group", "what sets it apart"], described)]
     parts += ["## overall", markdown_table(HEADER, [group_row(name, g["overall"]) for name, g in groups.items()])]
     parts += ["## verdicts", "\n".join(f"- {name}: " + ", ".join(f"`{run}` {status}" for run, status in g["verdicts"].items())
                                        for name, g in groups.items())]
