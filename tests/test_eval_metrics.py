@@ -151,3 +151,19 @@ def test_dominant_answer_threshold_is_inclusive_at_95_percent():
     assert any("answers Yes to 95.0%" in r for r in collapse_verdict(at).reasons)
     below = from_counts(tp=50, fn=0, fp=44, tn=6)
     assert not any(r.startswith("answers") for r in collapse_verdict(below).reasons)
+
+
+def test_a_model_with_nan_weights_is_an_error_not_a_row_of_no_answers():
+    import torch
+
+    from neurosym.eval.predictors import HeadPredictor
+    from neurosym.model import YesNoHead, tiny_gemma3
+
+    model, tokenizer = tiny_gemma3()
+    predictor = HeadPredictor(YesNoHead(model, tokenizer), batch_size=2, name="broken")
+    premises, questions = ["A causes B.", "B causes C."], ["Does A cause B?", "Does C cause B?"]
+    assert all(0 < p < 1 for p in predictor.predict(premises, questions))
+    with torch.no_grad():
+        model.model.norm.weight[0] = float("nan")
+    with pytest.raises(DataError, match="'broken' gave a non-finite P\\(Yes\\) for 2 of 2"):
+        predictor.predict(premises, questions)

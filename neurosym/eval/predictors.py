@@ -33,7 +33,13 @@ class HeadPredictor:
         self.head, self.batch_size, self.name = head, batch_size, name
 
     def predict(self, premises: Sequence[str], questions: Sequence[str]) -> list[float]:
-        return self.head.predict(list(premises), list(questions), self.batch_size).tolist()
+        p_yes = self.head.predict(list(premises), list(questions), self.batch_size)
+        broken = (~p_yes.isfinite()).nonzero().flatten().tolist()
+        if broken:  # a NaN would silently count as "No" and pass for collapse
+            raise DataError(f"model {self.name!r} gave a non-finite P(Yes) for {len(broken)} of {len(p_yes)} questions "
+                            f"(first: {questions[broken[0]]!r} after {premises[broken[0]][:80]!r})",
+                            hint="its weights may hold NaN; check the run's metrics.jsonl for non-finite losses")
+        return p_yes.tolist()
 
 
 class ConstantPredictor:
