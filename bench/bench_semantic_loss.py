@@ -5,7 +5,8 @@
 For each circuit and batch size, one cell times ``−log P(constraint)`` and its gradient with
 respect to a ``[batch, V]`` tensor of logits, repeated until ``--min-time`` has passed:
 
-* neurosym — `ns.SemanticLoss` (layered tensor circuit, hand-written top-down backward);
+* neurosym — `ns.SemanticLoss` (layered tensor circuit counted in probability space, rows that
+  would underflow again in log space; hand-written top-down backward);
 * PySDD loop — one `WmcManager.propagate()` per row (its literal derivatives are the gradient);
 * brute force — log-sum-exp over every satisfying assignment (circuits with ≤ 20 variables);
 * KLay — ``klaycircuits``' torch module (log semiring) under ``torch.vmap`` over the rows, and,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -106,6 +107,14 @@ def check_mpe(circuit_or_tensor, models, probs, mask):
         if mask is not None:  # masked-out variables free on the chosen path are False
             forced = (models[:, ~mask[row]] == assignment[row, ~mask[row]]).all(-1)
             assert forced.any()
+
+
+def value_and_gradient(tensor, logits, mask):
+    """log P per row and its summed gradient with respect to the logits."""
+    z = logits.clone().requires_grad_()
+    out = tensor.log_prob(logits=z, mask=mask)
+    out.sum().backward()
+    return out.detach(), z.grad
 
 
 # -- the shipped theories ---------------------------------------------------------------------
@@ -220,15 +229,94 @@ def test_batches_split_into_chunks_give_the_same_values_and_gradients():
     chunked.chunk_rows = 3
     probs, mask = random_beliefs(10, 12, seed=7)
     logits = torch.logit(probs.clamp(0.01, 0.99))
-    grads = []
-    for tensor in (whole, chunked):
-        z = logits.clone().requires_grad_()
-        out = tensor.log_prob(logits=z, mask=mask)
-        out.sum().backward()
-        grads.append((out.detach(), z.grad))
-    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(value_and_gradient(whole, logits, mask), value_and_gradient(chunked, logits, mask),
+                               rtol=1e-12, atol=1e-12)
     for a, b in zip(whole.mpe(probs, mask=mask), chunked.mpe(probs, mask=mask)):
         assert torch.equal(a, b)
+
+
+# -- probability space and its log-space fallback -----------------------------------------------
+def brute_log_prob_of_logits(models, logits, mask=None) -> torch.Tensor:
+    """Enumeration in log space from log-sigmoid weights: the reference for extreme logits."""
+    pos, neg = torch.nn.functional.logsigmoid(logits), torch.nn.functional.logsigmoid(-logits)
+    if mask is not None:
+        pos, neg = pos.masked_fill(~mask, -math.log(2)), neg.masked_fill(~mask, -math.log(2))
+    return torch.logsumexp(torch.where(models[None], pos[:, None], neg[:, None]).sum(-1), -1)
+
+
+def extreme_logits(dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ordinary rows, rows scaled to ±30 (log P from −20 to −110: in float32's range or not),
+    ±700 and ±1e4 (σ underflows in float32, and at 1e4 in float64 too), and rows mixing one
+    extreme entry into ordinary ones; with a mask."""
+    g = torch.Generator().manual_seed(10)
+    base = torch.randn(8, 12, generator=g, dtype=torch.float64)
+    mixed = base.clone()
+    mixed[:, 0] = torch.tensor([-700.0, 700.0, -1e4, 1e4, -90.0, 90.0, -40.0, 40.0], dtype=torch.float64)
+    logits = torch.cat([base, base * 30, base * 700, base * 1e4, base.sign() * 1e4, mixed]).to(dtype)
+    return logits, torch.rand(logits.shape, generator=g) > 0.2
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_rows_that_would_underflow_are_counted_again(dtype):
+    """float64 matches enumeration on every row. In float32, rows counted in probability space
+    (in float32, or again in float64 below float32's range) match it to float32 precision, and the
+    rows left to log space give exactly what log space alone gives (whose own float32 error grows
+    with the logits' magnitude)."""
+    circuit = ns.compile(TRANSITIVITY, {"Node": 3}, cache=False)
+    tensor = circuit.tensor_circuit()
+    log_space_only = tensor.replica()
+    log_space_only.paths_through_nodes = math.inf  # no row is exact in probability space
+    logits, mask = extreme_logits(dtype)
+    ref = logits.double().clone().requires_grad_()
+    expected = brute_log_prob_of_logits(models_of_theory(circuit), ref, mask)
+    expected.sum().backward()
+    below_dtype = expected.detach() < math.log(tensor.smallest_exact(dtype))
+    in_log_space = expected.detach() < math.log(tensor.smallest_exact(torch.float64))
+    assert in_log_space.any() and (~below_dtype).any(), "the batch should mix the passes"
+    assert dtype == torch.float64 or (below_dtype & ~in_log_space).any()
+    out, grad = value_and_gradient(tensor, logits, mask)
+    log_out, log_grad = value_and_gradient(log_space_only, logits, mask)
+    tolerance = 1e-9 if dtype == torch.float64 else 1e-5
+    rows = slice(None) if dtype == torch.float64 else ~in_log_space
+    torch.testing.assert_close(out[rows].double(), expected.detach()[rows], rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(grad[rows].double(), ref.grad[rows], rtol=tolerance, atol=tolerance)
+    assert torch.equal(out[in_log_space], log_out[in_log_space])
+    assert torch.equal(grad[in_log_space], log_grad[in_log_space])
+
+
+def test_paths_through_nodes_counts_root_to_leaf_paths_by_their_nodes():
+    """Against a walk over every root-to-leaf path of a small SDD (padding elements excluded)."""
+    manager = SddManager.from_vtree(Vtree(var_count=5, vtree_type="balanced"))
+    root = manager.false()
+    for c in ([1, -2], [2, 3, -4], [-1, 4, 5], [-3, -5]):
+        root = root | (manager.literal(c[0]) & _disjunction(manager, c[1:]))
+    layers = TensorCircuit.from_sdd(root, 5).layers
+    children = {}
+    for group in layers.groups():
+        for k in range(group.nodes):
+            span = range(group.offset + k * group.width, group.offset + (k + 1) * group.width)
+            children[group.first + k] = [c for e in span if int(layers.prime[e]) for c in
+                                         (int(layers.prime[e]), int(layers.sub[e]))]
+
+    def nodes_on_paths(node: int) -> tuple[int, int]:  # (paths below, Σ over them of their length + 1)
+        if node not in children:
+            return 1, 1
+        below = [nodes_on_paths(c) for c in children[node]]
+        paths = sum(p for p, _ in below)
+        return paths, paths + sum(n for _, n in below)
+
+    assert layers.paths_through_nodes() == nodes_on_paths(layers.root)[1]
+
+
+def test_kept_workspaces_give_the_same_results_as_fresh_ones():
+    circuit = ns.compile(TRANSITIVITY, {"Node": 3}, cache=False)
+    kept = circuit.tensor_circuit()
+    probs, mask = random_beliefs(40, 12, seed=11)
+    calls = [(probs[:n].to(dtype), mask[:n]) for n in (40, 7, 40, 1) for dtype in (torch.float64, torch.float32)]
+    for p, m in calls:
+        assert torch.equal(kept.log_prob(p, mask=m), kept.replica().log_prob(p, mask=m))
+    copied = pickle.loads(pickle.dumps(kept))
+    assert not copied._workspaces and torch.equal(copied.log_prob(probs), kept.log_prob(probs))
 
 
 # -- the cache --------------------------------------------------------------------------------

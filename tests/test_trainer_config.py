@@ -65,5 +65,13 @@ def test_set_into_a_value_that_is_not_a_section_is_rejected():
 
 
 def test_shipped_experiment_configs_validate():
-    for path in sorted(resource_dir("experiments").glob("*.yaml")):
+    from trainer.sweep import load_sizes
+
+    configs = [p for p in sorted(resource_dir("experiments").glob("*.yaml")) if p.name != "sizes.yaml"]
+    assert {"paper.yaml", "strong.yaml", "tiny.yaml"} <= {p.name for p in configs}
+    for path in configs:
         load_config(path)
+    sizes = load_sizes(resource_dir("experiments") / "sizes.yaml")  # the sweep presets, not a training config
+    for size in sizes.values():
+        for override in size.overrides:  # every preset's overrides apply cleanly to both settings
+            load_config(resource_dir("experiments") / "paper.yaml", [override])

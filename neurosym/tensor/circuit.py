@@ -1,11 +1,22 @@
-"""`TensorCircuit`: an SDD as layered index tensors, evaluated batched in log-space.
+"""`TensorCircuit`: an SDD as layered index tensors, evaluated batched.
 
 Built once from a PySDD node (`from_sdd`), cached as plain tensors (`save` / `load`), moved with
 ``.to(device)`` like any module. `log_prob` is the weighted model count under independent
 Bernoullis; `mpe` is the max-product pass with back-tracking. Rows go through in chunks of
-bounded size (`CHUNK_CELLS`: in cache on a CPU, large on a GPU), and when a gradient is needed
+bounded size (`CHUNK_BYTES`: in cache on a CPU, large on a GPU), and when a gradient is needed
 the hand-written backward — a top-down marginal pass — runs right after each chunk's upward pass:
 the forward keeps only the ``[rows, V]`` derivative, and autograd's backward scales it.
+
+Probability space first, log space where it would underflow. `log_prob` counts every row with
+products and sums of probabilities (no exp or log per element), in the input's dtype. Products and
+sums of non-negative numbers lose only a few roundings, unless a value falls below the dtype's
+smallest normal number; each such underflow moves the root value (or a literal's derivative, a
+number in [0, 1]) by at most that smallest normal number times the number of times it is counted,
+which `Layers.paths_through_nodes` bounds. A row whose root probability is at least
+`smallest_exact` — that bound over the dtype's epsilon, 2^-80 for float32 and 2^-947 for float64 on
+transitivity Node=6 — is therefore as exact as the log-space answer. The other rows are counted
+again: float32 rows in float64 probability space, and what is still below (impossible evidence,
+very unlikely constraints, logits beyond what σ represents) in log space, which never underflows.
 
 Weights of unmentioned variables. An SDD node leaves out variables its value does not depend on;
 evaluating it without smoothing is exact because each variable's two literal weights sum to 1 —
@@ -17,21 +28,28 @@ from __future__ import annotations
 
 import math
 import pickle
+import threading
 
 import torch
 
 from neurosym.errors import ArtifactError
 from neurosym.tensor.inputs import Beliefs, check_beliefs
 from neurosym.tensor.layers import Layers, layers_from_sdd
-from neurosym.tensor.semirings import Workspace, argmax_tree, marginals, set_leaves, upward
+from neurosym.tensor.semirings import (NEG_INF, Workspace, argmax_tree, marginals, probability_marginals,
+                                       probability_upward, set_leaves, upward)
 
 FORMAT = 1
 LOG_HALF = -math.log(2.0)
-# Node values and element shares held per chunk: on a CPU a chunk should stay in the caches
-# (32 MiB of float32), on a GPU it should be as large as memory comfortably allows (1 GiB); and
-# never fewer than 16 rows, or the per-group overhead dominates.
-CHUNK_CELLS = {"cpu": 1 << 23, "other": 1 << 28}
+# Bytes of buffers per chunk (node values and derivatives, element values, the largest group's
+# children): on a CPU a chunk should mostly stay in the last-level cache (72 MiB: ~1,000 float32
+# rows of transitivity Node=6, faster than 700 or 2,000), on a GPU it should be as large as memory
+# comfortably allows (1 GiB); and never fewer than 16 rows, or the per-group overhead dominates.
+CHUNK_BYTES = {"cpu": 72 << 20, "other": 1 << 30}
 MIN_CHUNK_ROWS = 16
+# Workspaces kept per circuit on a CPU, where fresh buffers of this size come from the operating
+# system each time (their page faults cost a third of a pass); a GPU's allocator reuses its own.
+KEPT_WORKSPACES = 6
+_WORKSPACES_LOCK = threading.Lock()
 
 
 class TensorCircuit(torch.nn.Module):
@@ -48,7 +66,9 @@ class TensorCircuit(torch.nn.Module):
         self.register_buffer("prime", layers.prime)
         self.register_buffer("sub", layers.sub)
         self.register_buffer("pairs", torch.stack([layers.prime, layers.sub], dim=1).flatten())  # prime, sub, ...
-        self.chunk_rows: int | None = None  # rows per chunk; None = chosen for the device (CHUNK_CELLS)
+        self.chunk_rows: int | None = None  # rows per chunk; None = chosen for the device (CHUNK_BYTES)
+        self.paths_through_nodes = layers.paths_through_nodes()
+        self._workspaces: dict[tuple, Workspace] = {}  # least recently used first
 
     @classmethod
     def from_sdd(cls, root, num_vars: int) -> "TensorCircuit":
@@ -91,6 +111,12 @@ class TensorCircuit(torch.nn.Module):
     def num_elements(self) -> int:
         return int(self.prime.numel())
 
+    def smallest_exact(self, dtype: torch.dtype) -> float:
+        """The smallest root probability the probability pass in ``dtype`` returns as exact; rows
+        below it are counted again (see the module docstring)."""
+        info = torch.finfo(dtype)
+        return info.tiny * self.paths_through_nodes / info.eps
+
     def extra_repr(self) -> str:
         return (f"variables={self.num_vars}, nodes={self.num_nodes}, elements={self.num_elements}, "
                 f"layers={self.num_layers}, groups={len(self.groups)}")
@@ -127,7 +153,7 @@ class TensorCircuit(torch.nn.Module):
         top = torch.maximum(pos, neg)
         assignments, scores = [], []
         for rows, work in self._chunks(pos):
-            set_leaves(work.values, pos[rows] - top[rows], neg[rows] - top[rows])
+            set_leaves(work.values, pos[rows] - top[rows], neg[rows] - top[rows], false=NEG_INF, true=0.0)
             picks = upward(self, work, "max")
             score = work.values[self.root] + top[rows].sum(1)
             feasible = score > float("-inf")
@@ -138,16 +164,29 @@ class TensorCircuit(torch.nn.Module):
 
     def _chunks(self, like: torch.Tensor):
         """(row slice, workspace) pairs covering the batch; an empty batch is one empty chunk."""
-        cells = CHUNK_CELLS["cpu" if like.device.type == "cpu" else "other"]
-        step = self.chunk_rows or max(MIN_CHUNK_ROWS, cells // (self.num_nodes + self.num_elements))
+        budget = CHUNK_BYTES["cpu" if like.device.type == "cpu" else "other"]
+        row_bytes = like.element_size() * Workspace.cells_per_row(self)
+        step = self.chunk_rows or max(MIN_CHUNK_ROWS, budget // row_bytes)
         total = like.shape[0]
-        work = {}
         for start in range(0, max(total, 1), step):
             rows = slice(start, min(start + step, total))
-            size = rows.stop - rows.start
-            if size not in work:
-                work[size] = Workspace(self, size, like)
-            yield rows, work[size]
+            yield rows, self._workspace(rows.stop - rows.start, like)
+
+    def _workspace(self, rows: int, like: torch.Tensor) -> Workspace:
+        """Buffers for a chunk of ``rows``; on a CPU the last few are kept (`KEPT_WORKSPACES`),
+        one set per thread, so that concurrent calls never share one."""
+        if like.device.type != "cpu":
+            return Workspace(self, rows, like)
+        key = (threading.get_ident(), rows, like.dtype)
+        with _WORKSPACES_LOCK:
+            work = self._workspaces.pop(key, None) or Workspace(self, rows, like)
+            self._workspaces[key] = work
+            while len(self._workspaces) > KEPT_WORKSPACES:
+                self._workspaces.pop(next(iter(self._workspaces)))
+        return work
+
+    def __getstate__(self):
+        return {**super().__getstate__(), "_workspaces": {}}  # buffers are not state
 
     def _literals(self, per_node: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The positive and negative literal rows of a ``[num_nodes, rows]`` tensor, as ``[rows, V]``."""
@@ -160,20 +199,23 @@ class _LogProbability(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, circuit: TensorCircuit, values_in: torch.Tensor, beliefs: Beliefs):
-        pos, neg = beliefs.log_weights(masked=LOG_HALF)
-        outputs, grads = [], []
-        for rows, work in circuit._chunks(pos):
-            set_leaves(work.values, pos[rows], neg[rows])
-            shares = upward(circuit, work, "sum")
-            out = work.values[circuit.root].clone()
-            outputs.append(out)
-            if ctx.needs_input_grad[1]:
-                seed = (out > float("-inf")).to(out.dtype)  # impossible rows get gradient 0
-                m_pos, m_neg = circuit._literals(marginals(circuit, work, shares, seed))
-                grads.append(_input_gradient(beliefs, rows, m_pos, m_neg))
-        if grads:
-            ctx.save_for_backward(torch.cat(grads))
-        return torch.cat(outputs)
+        with_grad = ctx.needs_input_grad[1]
+        out = grad = rows = None  # rows: those still to count, None = all
+        for in_log_space, dtype in _passes(beliefs.values.dtype):
+            part = beliefs if rows is None else beliefs.take(rows)
+            log_count, part_grad, late = _weighted_count(circuit, part.to(dtype), with_grad, in_log_space)
+            if rows is None:
+                out, grad = log_count, part_grad
+            else:
+                out[rows] = log_count.to(out.dtype)
+                if with_grad:
+                    grad[rows] = part_grad.to(grad.dtype)
+            if not bool(late.any()):
+                break
+            rows = late.nonzero().squeeze(1) if rows is None else rows[late]
+        if with_grad:
+            ctx.save_for_backward(grad)
+        return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -182,10 +224,58 @@ class _LogProbability(torch.autograd.Function):
         return None, grad * grad_out.unsqueeze(1), None
 
 
-def _input_gradient(beliefs: Beliefs, rows: slice, m_pos: torch.Tensor, m_neg: torch.Tensor) -> torch.Tensor:
-    """d log P / d input from the literal marginals m = d log P / d log w, ``[rows, V]``."""
+def _passes(dtype: torch.dtype) -> list[tuple[bool, torch.dtype]]:
+    """(in log space, dtype) of the passes a row may go through, in order: probability space in
+    the input's dtype, then in float64 (float32 underflows below ~1e-25 on the shipped circuits,
+    where exactly_one n=100 already is for random logits), then log space."""
+    wider = [(False, torch.float64)] if dtype != torch.float64 else []
+    return [(False, dtype), *wider, (True, dtype)]
+
+
+def _weighted_count(circuit: TensorCircuit, beliefs: Beliefs, with_grad: bool, in_log_space: bool):
+    """(log count ``[B]``, d log count / d input ``[B, V]`` or None, rows to count again ``[B]``),
+    chunk by chunk. In probability space the rows below `TensorCircuit.smallest_exact` are to be
+    counted again, and a chunk made only of them skips its backward."""
+    if in_log_space:
+        pos, neg = beliefs.log_weights(masked=LOG_HALF)
+    else:
+        pos, neg = beliefs.weights(masked=0.5)
+        smallest = circuit.smallest_exact(pos.dtype)
+    counts, grads, late = [], [], []
+    for rows, work in circuit._chunks(pos):
+        if in_log_space:
+            set_leaves(work.values, pos[rows], neg[rows], false=NEG_INF, true=0.0)
+            shares = upward(circuit, work, "sum")
+            count = work.values[circuit.root].clone()
+            late.append(torch.zeros_like(count, dtype=torch.bool))
+        else:
+            set_leaves(work.values, pos[rows], neg[rows], false=0.0, true=1.0)
+            probability_upward(work)
+            count = work.values[circuit.root].log()
+            late.append(~(work.values[circuit.root] >= smallest))
+        counts.append(count)
+        if not with_grad:
+            continue
+        if in_log_space:  # impossible rows get gradient 0
+            node_grads = marginals(circuit, work, shares, seed=(count > NEG_INF).to(count.dtype))
+        elif bool(late[-1].all()):  # every row is counted again: no backward here
+            grads.append(beliefs.values.new_zeros(count.shape[0], circuit.num_vars))
+            continue
+        else:
+            node_grads = probability_marginals(work)
+        weights = None if in_log_space else (pos[rows], neg[rows])
+        grads.append(_input_gradient(beliefs, rows, *circuit._literals(node_grads), weights))
+    return torch.cat(counts), torch.cat(grads) if with_grad else None, torch.cat(late)
+
+
+def _input_gradient(beliefs: Beliefs, rows: slice, m_pos: torch.Tensor, m_neg: torch.Tensor,
+                    weights: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """d log P / d input from the literal marginals m = d log P / d log w, ``[rows, V]``;
+    ``weights`` are the chunk's (σ(z), σ(−z)) where the probability pass has them already."""
     x = beliefs.values[rows]
-    if beliefs.from_logits:  # d log σ(z)/dz = σ(−z), d log σ(−z)/dz = −σ(z); 0 at ±inf
+    if beliefs.from_logits and weights is not None:  # at ±inf the zero-weight literal's m is exactly 0
+        grad = m_pos * weights[1] - m_neg * weights[0]
+    elif beliefs.from_logits:  # d log σ(z)/dz = σ(−z), d log σ(−z)/dz = −σ(z); 0 at ±inf
         grad = torch.where(torch.isinf(x), 0.0, m_pos * torch.sigmoid(-x) - m_neg * torch.sigmoid(x))
     else:  # d log p/dp = 1/p, d log(1 − p)/dp = −1/(1 − p); 0 at the evidence values 0 and 1
         grad = torch.where((x > 0) & (x < 1), m_pos / x - m_neg / (1 - x), 0.0)

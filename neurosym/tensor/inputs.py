@@ -1,4 +1,4 @@
-"""Checking a batch of beliefs and turning it into literal log-weights.
+"""Checking a batch of beliefs and turning it into literal weights or log-weights.
 
 Beliefs are ``[..., V]``: probabilities in [0, 1] or logits in [−inf, +inf]. Logits become
 log-weights through log-sigmoid of +z and −z, never log(1 − p), so +inf is weight (1, 0) exactly
@@ -7,7 +7,7 @@ the variables that take part; the others get the same weight on both literals.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +39,23 @@ class Beliefs:
             pos, neg = F.logsigmoid(x), F.logsigmoid(-x)
         else:
             pos, neg = torch.log(x), torch.log1p(-x)
+        return self._masked(pos, neg, masked)
+
+    def weights(self, masked: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """(w(x), w(¬x)) ``[B, V]``: σ(z) and σ(−z) from logits, p and 1 − p from probabilities."""
+        x = self.values
+        pos, neg = (torch.sigmoid(x), torch.sigmoid(-x)) if self.from_logits else (x, 1 - x)
+        return self._masked(pos, neg, masked)
+
+    def to(self, dtype: torch.dtype) -> "Beliefs":
+        return self if self.values.dtype == dtype else replace(self, values=self.values.to(dtype))
+
+    def take(self, rows: torch.Tensor) -> "Beliefs":
+        """The rows at the indices ``rows``, as a flat batch."""
+        mask = None if self.mask is None else self.mask[rows]
+        return Beliefs(self.values[rows], self.from_logits, mask, rows.shape)
+
+    def _masked(self, pos: torch.Tensor, neg: torch.Tensor, masked: float) -> tuple[torch.Tensor, torch.Tensor]:
         if self.mask is not None:
             pos, neg = pos.masked_fill(~self.mask, masked), neg.masked_fill(~self.mask, masked)
         return pos, neg

@@ -56,13 +56,38 @@ class Layers:
         sizes = torch.tensor([(nodes, width) for _, nodes, width in self.group_sizes], dtype=torch.long).reshape(-1, 2)
         if self.prime.shape != self.sub.shape or self.prime.numel() != int((sizes[:, 0] * sizes[:, 1]).sum()):
             return "element arrays do not match the group sizes"
-        node_of_element = torch.arange(self.num_leaves, self.num_nodes).repeat_interleave(
-            sizes[:, 1].repeat_interleave(sizes[:, 0]))
         children = torch.cat([self.prime, self.sub])
         if not (0 <= self.root < self.num_nodes) or bool((children < 0).any()) \
-                or bool((children >= node_of_element.repeat(2)).any()):
+                or bool((children >= self.node_of_element().repeat(2)).any()):
             return "an element points to a node that does not come before it"
         return None
+
+    def node_of_element(self) -> torch.Tensor:
+        """The node each element belongs to, ``[elements]``."""
+        sizes = torch.tensor([(nodes, width) for _, nodes, width in self.group_sizes], dtype=torch.long).reshape(-1, 2)
+        return torch.arange(self.num_leaves, self.num_nodes).repeat_interleave(sizes[:, 1].repeat_interleave(sizes[:, 0]))
+
+    def paths_through_nodes(self) -> float:
+        """Σ over nodes of (root-to-node paths) × (node-to-leaf paths): how many times a rounding
+        error at some node can be counted into the root value or a literal's derivative (it bounds
+        the underflow error of the probability pass; see `TensorCircuit.smallest_exact`)."""
+        groups, node_of_element = self.groups(), self.node_of_element()
+        prime, sub = self.prime.cpu(), self.sub.cpu()
+        real = (prime != 0).double()  # padding elements are (false, false)
+        above = torch.zeros(self.num_nodes, dtype=torch.float64)
+        above[self.root] = 1.0
+        below = torch.zeros(self.num_nodes, dtype=torch.float64)
+        below[: self.num_leaves] = 1.0
+        for g in groups:
+            span = slice(g.offset, g.offset + g.nodes * g.width)
+            per_element = real[span] * (below[prime[span]] + below[sub[span]])
+            below[g.first: g.first + g.nodes] = per_element.view(g.nodes, g.width).sum(1)
+        for g in reversed(groups):
+            span = slice(g.offset, g.offset + g.nodes * g.width)
+            amounts = real[span] * above[node_of_element[span]]
+            above.index_add_(0, prime[span], amounts)
+            above.index_add_(0, sub[span], amounts)
+        return float((above * below).sum())
 
     def groups(self) -> list[Group]:
         out, first, offset = [], self.num_leaves, 0
