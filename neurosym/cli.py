@@ -184,9 +184,9 @@ def eval_(
 ):
     """Evaluate MODEL on question files: collapse verdict first, then balanced metrics, consistency
     with the constraints and sensitivity to the premise."""
-    from neurosym.eval.evaluate import EvalSettings, evaluate
-    from neurosym.eval.runs import is_run, load_target
-    from neurosym.eval.summary import print_result, write_eval
+    from neurosym.eval.evaluate import EvalSettings
+    from neurosym.eval.runs import evaluate_model, is_run
+    from neurosym.eval.summary import print_result
 
     files = [*data, *(more_data or [])]
     settings = EvalSettings(task=task, k=k, subsets=subsets, edits=edits, constrained=constrained, limit=limit, seed=seed)
@@ -197,10 +197,7 @@ def eval_(
     if output_dir is None and not is_run(model):
         raise NeurosymError(f"--output-dir is required: {model!r} is not a run folder (one with final/neurosym.json)")
     out = output_dir or Path(model) / "eval"
-    target = load_target(model, batch_size=batch_size, device=device, seed=seed)
-    result = evaluate(target.predictor, files, settings)
-    result["run"] = None if target.run is None else str(target.run)
-    written = write_eval(result, out)
+    result, written = evaluate_model(model, files, settings, out, batch_size, device)
     print_result(result, console)
     console.print(f"wrote {', '.join(p.name for p in written)} to {out}")
 

@@ -14,14 +14,14 @@ from trainer.sweep import EVAL_RESULT, FAILURE, SweepEval, SweepRun, load_sizes,
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "experiments"
-SMOKE = ("model.name=tiny", "data.generate_train=24", "data.generate_dev=8", "optim.max_steps=2", "eval.interval=2",
-         "eval.subsets=2", "eval.batch_size=8", "checkpoint.every=2", "semantic.max_queries=2", "plots=false")
+PRESET = load_sizes(EXPERIMENTS / "sizes.yaml")["smoke"]  # the tiny model, a handful of steps
+SMOKE = (*PRESET.overrides, f"optim.max_steps={PRESET.steps}")
 
 
 @pytest.fixture(scope="module")
 def evaluation(tmp_path_factory):
     files = write_eval_splits(tmp_path_factory.mktemp("eval"), per_size=2, seed=1, tasks=("transitivity",))
-    return SweepEval(files, load_sizes(EXPERIMENTS / "sizes.yaml")["smoke"].settings, batch_size=8, device="cpu")
+    return SweepEval(files, PRESET.settings, batch_size=8, device="cpu")
 
 
 def test_a_sweep_trains_evaluates_and_is_resumed_without_redoing_a_run(tmp_path, evaluation):

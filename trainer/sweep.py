@@ -131,16 +131,10 @@ def run_one(run: SweepRun, root: Path, evaluation: SweepEval, deadline: float | 
 
 def evaluate_folder(model: str, out: Path, evaluation: SweepEval, task: str) -> dict:
     """``neurosym eval MODEL --task TASK`` on the sweep's files of ``task``, written to ``out``."""
-    from neurosym.eval.evaluate import evaluate
-    from neurosym.eval.runs import load_target
-    from neurosym.eval.summary import write_eval
+    from neurosym.eval.runs import evaluate_model
 
     settings = replace(evaluation.settings, task=task)
-    target = load_target(model, batch_size=evaluation.batch_size, device=evaluation.device, seed=settings.seed)
-    result = evaluate(target.predictor, evaluation.files[task], settings)
-    result["run"] = None if target.run is None else str(target.run)
-    write_eval(result, out)
-    return result
+    return evaluate_model(model, evaluation.files[task], settings, out, evaluation.batch_size, evaluation.device)[0]
 
 
 def _summary(path: Path) -> dict:

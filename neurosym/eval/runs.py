@@ -48,6 +48,19 @@ def load_target(spec: str, batch_size: int = 16, device: str = "auto", seed: int
     return Target(HeadPredictor(YesNoHead(model, tokenizer), batch_size, spec))
 
 
+def evaluate_model(model: str, files, settings, out: Path, batch_size: int = 16, device: str = "auto"):
+    """What ``neurosym eval MODEL`` does: load ``model`` (see `load_target`), evaluate it on ``files``
+    with ``settings`` (an `EvalSettings`) and write eval.json, eval.md and plots to ``out``.
+    Returns (the result, the files written)."""
+    from neurosym.eval.evaluate import evaluate
+    from neurosym.eval.summary import write_eval
+
+    target = load_target(model, batch_size=batch_size, device=device, seed=settings.seed)
+    result = evaluate(target.predictor, files, settings)
+    result["run"] = None if target.run is None else str(target.run)
+    return result, write_eval(result, out)
+
+
 def load_base(name: str, device: str):
     """(model, tokenizer) for ``"tiny"`` or anything `neurosym.model.load_model` takes."""
     from neurosym.model import load_model
