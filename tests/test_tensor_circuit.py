@@ -308,6 +308,38 @@ def test_paths_through_nodes_counts_root_to_leaf_paths_by_their_nodes():
     assert layers.paths_through_nodes() == nodes_on_paths(layers.root)[1]
 
 
+def test_products_are_the_distinct_elements_layered_below_their_nodes():
+    """Each (prime, sub) pair of the SDD is one product, computed at a layer no higher than any
+    node summing it and above both its children; the three maps agree with the element arrays."""
+    circuit = ns.compile(TRANSITIVITY, {"Node": 4}, cache=False).tensor_circuit()
+    layers, layout = circuit.layers, circuit.products
+    real = layers.prime != 0
+    elements = {(int(p), int(s), int(n)) for p, s, n in
+                zip(layers.prime[real], layers.sub[real], layers.node_of_element()[real])}
+    pairs = [tuple(pair) for pair in layout.pairs.view(-1, 2).tolist()]
+    assert len(pairs) == len(set(pairs)) == len({(p, s) for p, s, _ in elements}) < len(elements)
+
+    node_layer, product_layer = {}, {}
+    for number, layer in enumerate(layout.layers, start=1):
+        node_layer.update((n, number) for n in range(layer.nodes.start, layer.nodes.stop))
+        product_layer.update((u, number) for u in range(layer.products.start, layer.products.stop))
+    assert sorted(product_layer) == list(range(len(pairs)))
+
+    def bag(name: str, row: int) -> list[int]:
+        items, offsets = layout.bags(name, slice(row, row + 1))
+        return items[int(offsets[0]): int(offsets[1])].tolist()
+
+    summed = {(*pairs[u], n) for n in node_layer for u in bag("node_products", n)}
+    assert summed == elements
+    for u, (p, s) in enumerate(pairs):
+        assert max(node_layer.get(p, 0), node_layer.get(s, 0)) < product_layer[u]
+        assert all(node_layer[n] >= product_layer[u] for n in bag("product_parents", u))
+        assert {(*pairs[u], n) for n in bag("product_parents", u)} <= elements
+        for child in {p, s} - {0, 1}:
+            assert u in bag("child_products", child)
+    assert bag("child_products", layers.root) == [len(pairs)]  # the ones row
+
+
 def test_kept_workspaces_give_the_same_results_as_fresh_ones():
     circuit = ns.compile(TRANSITIVITY, {"Node": 3}, cache=False)
     kept = circuit.tensor_circuit()

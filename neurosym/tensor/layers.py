@@ -1,4 +1,6 @@
-"""An SDD flattened into topological layers of index tensors (the KLay layout).
+"""An SDD flattened into topological layers of index tensors (the KLay layout): what is cached
+with the artifact, and the grouped view the log-space and max passes run on (the probability pass
+runs on `neurosym.tensor.products`, built from it).
 
 Node numbering, shared by every pass:
 

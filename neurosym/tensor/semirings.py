@@ -1,16 +1,18 @@
 """The passes over a layered circuit, batch as the last dimension (``values[node, row]``).
 
-Two ways to evaluate the weighted model count. The probability pass multiplies each element's
-children (AND) and sums a node's elements (OR) in linear space: a gather, a product and a share of
-a sum per element, no exp or log, and a backward of one product and two index-adds per element.
-It is exact while nothing underflows, which the caller checks per row (see `TensorCircuit`). The
-log-space pass gathers an element's children into a dense ``[nodes, width, rows]`` block, adds
-them (AND is a sum of logs) and reduces over the width with the semiring's OR: log-sum-exp for
-probabilities, max for the most probable explanation; it never underflows and is the fallback.
+Two ways to evaluate the weighted model count. The probability pass (`neurosym.tensor.products`
+layout) multiplies each distinct product's children (AND) and sums each node's products (OR) in
+linear space: per layer a gather, a product and a fused gather-and-sum, no exp or log; its
+backward pulls each node's and each product's derivative with the same fused gather-and-sum. It
+is exact while nothing underflows, which the caller checks per row (see `TensorCircuit`). The
+log-space pass (`neurosym.tensor.layers` groups) gathers an element's children into a dense
+``[nodes, width, rows]`` block, adds them (AND is a sum of logs) and reduces over the width with
+the semiring's OR: log-sum-exp for probabilities, max for the most probable explanation; it never
+underflows and is the fallback.
 
-Both backward passes push each node's derivative d log P / d log value down to its elements in
-proportion to their share of the node, element / node, and from an element to both children, top
-to bottom. `argmax_tree` follows each chosen node's maximising element the same way.
+Both backward passes give each node's derivative d log P / d log value to its elements (products)
+in proportion to their share of the node, element / node, and from an element to both children,
+top to bottom. `argmax_tree` follows each chosen node's maximising element the same way.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from neurosym.tensor.layers import Group
+from neurosym.tensor.products import bag_sums
 
 NEG_INF = float("-inf")
 # An element more than 60 nats below its node's largest one counts as e^-60 of it: a relative
@@ -30,72 +33,71 @@ FLOOR = -60.0
 
 
 @dataclass(frozen=True)
-class GroupViews:
-    """One group's part of the index tensors and of a `Workspace` (``rows`` last)."""
+class LayerViews:
+    """One layer's part of the product layout and of a `Workspace` (``rows`` last)."""
 
-    width: int
-    pairs: torch.Tensor  # (prime, sub) node numbers of its elements, interleaved
-    prime: torch.Tensor
-    sub: torch.Tensor
-    values: torch.Tensor  # [nodes, rows]
-    grads: torch.Tensor  # [nodes, rows]
-    children: torch.Tensor  # [2 * elements, rows], gathered (prime, sub) values
-    prime_values: torch.Tensor  # [elements, rows], views into children
+    pairs: torch.Tensor  # (prime, sub) node numbers of its products, interleaved
+    children: torch.Tensor  # [2 * products, rows], their gathered (prime, sub) values
+    prime_values: torch.Tensor  # [products, rows], views into children
     sub_values: torch.Tensor
-    elements: torch.Tensor  # [elements, rows]
-    by_node: torch.Tensor  # the same as [nodes, width, rows]
+    products: torch.Tensor  # [products, rows]: values on the way up, d log P / d log product down
+    values: torch.Tensor  # [nodes, rows]
+    grads: torch.Tensor  # [nodes, rows]: d log P / d node value, on the way down
+    node_products: tuple[torch.Tensor, torch.Tensor]  # embedding-bag arguments, `Products.bags`
+    child_products: tuple[torch.Tensor, torch.Tensor]
+    product_parents: tuple[torch.Tensor, torch.Tensor]
 
 
 class Workspace:
     """Reused buffers for one chunk of ``rows``, each made on first use: node values and
-    derivatives ``[nodes, rows]``, every element's value (probability pass) and scratch blocks as
-    large as the largest group."""
+    derivatives ``[nodes, rows]``, the probability pass's products (and a row of ones) and the
+    log-space pass's scratch blocks, as large as the largest layer or group."""
 
     def __init__(self, circuit, rows: int, like: torch.Tensor):
         self.circuit, self.rows, self.like = circuit, rows, like
-        self.largest = _largest_group(circuit)
         self.values = like.new_empty(circuit.num_nodes, rows)
 
     @staticmethod
     def cells_per_row(circuit) -> int:
         """Entries per row of the buffers a probability pass with its backward uses."""
-        return 2 * circuit.num_nodes + circuit.num_elements + 2 * _largest_group(circuit)
+        products = circuit.products
+        return 2 * circuit.num_nodes + products.num_products + 1 + 2 * products.largest_layer
 
     @cached_property
     def grads(self) -> torch.Tensor:
         return torch.empty_like(self.values)
 
     @cached_property
-    def elements(self) -> torch.Tensor:
-        return self.like.new_empty(self.circuit.num_elements, self.rows)
+    def products(self) -> torch.Tensor:
+        products = self.like.new_empty(self.circuit.products.num_products + 1, self.rows)
+        products[-1] = 1.0
+        return products
 
     @cached_property
     def children(self) -> torch.Tensor:
-        """Room for the (prime, sub) values of the largest group's elements."""
-        return self.like.new_empty(2 * self.largest, self.rows)
+        return self.like.new_empty(2 * self.circuit.products.largest_layer, self.rows)
 
     @cached_property
     def scratch(self) -> torch.Tensor:
-        return self.like.new_empty(self.largest, self.rows)
+        return self.like.new_empty(_largest_group(self.circuit), self.rows)
 
     @cached_property
     def bags(self) -> torch.Tensor:
-        return torch.arange(0, 2 * self.largest, 2, device=self.like.device)  # each element's bag: 2 children
+        return torch.arange(0, 2 * _largest_group(self.circuit), 2, device=self.like.device)  # 2 children each
 
     @cached_property
-    def per_group(self) -> list[GroupViews]:
-        """Each group's slices of the index tensors and of these buffers, made once: the
-        probability passes run about a dozen tensor operations per group, and building the same
-        views again per chunk cost a tenth of their time."""
-        circuit, views = self.circuit, []
-        for g in circuit.groups:
-            count, span = g.nodes * g.width, slice(g.offset, g.offset + g.nodes * g.width)
+    def per_layer(self) -> list[LayerViews]:
+        """Each layer's slices of the index tensors and of these buffers, made once: the passes
+        run a handful of tensor operations per layer, and building the views per chunk costs."""
+        layout, views = self.circuit.products, []
+        for layer in layout.layers:
+            count = layer.products.stop - layer.products.start
             both = self.children[: 2 * count].view(count, 2, self.rows)
-            views.append(GroupViews(
-                g.width, circuit.pairs[2 * span.start: 2 * span.stop], circuit.prime[span], circuit.sub[span],
-                self.values[g.first: g.first + g.nodes], self.grads[g.first: g.first + g.nodes],
-                self.children[: 2 * count], both[:, 0], both[:, 1], self.elements[span],
-                self.elements[span].view(g.nodes, g.width, self.rows)))
+            views.append(LayerViews(
+                layout.pairs[2 * layer.products.start: 2 * layer.products.stop], self.children[: 2 * count],
+                both[:, 0], both[:, 1], self.products[layer.products], self.values[layer.nodes],
+                self.grads[layer.nodes], layout.bags("node_products", layer.nodes),
+                layout.bags("child_products", layer.nodes), layout.bags("product_parents", layer.products)))
         return views
 
     def log_products(self, group: Group) -> torch.Tensor:
@@ -109,6 +111,7 @@ class Workspace:
 
 
 def _largest_group(circuit) -> int:
+    """Elements in the group with most."""
     return max((g.nodes * g.width for g in circuit.groups), default=0)
 
 
@@ -122,30 +125,31 @@ def set_leaves(values: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, false
 # -- probability (linear) space ---------------------------------------------------------------
 def probability_upward(work: Workspace) -> None:
     """Fill ``work.values`` (leaves already set) with every node's probability, bottom to top,
-    keeping every element's value in ``work.elements`` for `probability_marginals`."""
-    for g in work.per_group:
-        torch.index_select(work.values, 0, g.pairs, out=g.children)
-        if g.width == 1:  # a conjunction: its one element is its value
-            torch.mul(g.prime_values, g.sub_values, out=g.values)
-        else:
-            torch.mul(g.prime_values, g.sub_values, out=g.elements)
-            torch.sum(g.by_node, dim=1, out=g.values)
+    keeping every product's value in ``work.products`` for `probability_marginals`."""
+    if work.rows == 0:  # an embedding bag refuses rows of width 0
+        return
+    for layer in work.per_layer:
+        torch.index_select(work.values, 0, layer.pairs, out=layer.children)
+        torch.mul(layer.prime_values, layer.sub_values, out=layer.products)
+        layer.values.copy_(bag_sums(layer.node_products, work.products))
 
 
 def probability_marginals(work: Workspace) -> torch.Tensor:
-    """d log value(root) / d log value(node) for every node, ``[nodes, rows]``, after
-    `probability_upward`: a node passes its derivative divided by its value to each element,
-    times the element's value (a node at 0 passes 0). Overwrites ``work.elements``."""
-    grads = work.grads.zero_()
-    grads[work.circuit.root] = 1.0
-    for g in reversed(work.per_group):
-        if g.width == 1:  # a conjunction passes its derivative on unchanged
-            g.elements.copy_(g.grads)
-        else:
-            g.by_node.mul_(g.grads.div_(g.values).nan_to_num_(0.0).unsqueeze(1))
-        grads.index_add_(0, g.prime, g.elements)
-        grads.index_add_(0, g.sub, g.elements)
-    return grads
+    """d log value(root) / d log value(leaf), ``[2 + 2V, rows]``, after `probability_upward`.
+
+    Top-down, a node's derivative d log P / d log value is the sum of those of the products it is
+    a child of (the root's is 1, the ones row); divided by its value, it is what each of its
+    products gets per unit of its own value (a node at 0 passes 0), so a product's derivative is
+    its value times that sum over its parents. Overwrites ``work.products``.
+    """
+    if work.rows == 0:
+        return work.values.new_zeros(work.circuit.products.num_leaves, 0)
+    for layer in reversed(work.per_layer):
+        pulled = bag_sums(layer.child_products, work.products)
+        torch.div(pulled, layer.values, out=layer.grads).nan_to_num_(0.0)
+        layer.products.mul_(bag_sums(layer.product_parents, work.grads))
+    layout = work.circuit.products
+    return bag_sums(layout.bags("child_products", slice(0, layout.num_leaves)), work.products)
 
 
 # -- log space ---------------------------------------------------------------------------------
