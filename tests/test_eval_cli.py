@@ -1,5 +1,6 @@
 """`neurosym eval` and `neurosym report` end to end: the tiny Gemma 3, a LoRA run folder, baselines."""
 import json
+import shutil
 import statistics
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from neurosym.causal import load_questions
 from neurosym.cli import app
+from neurosym.eval.report import build_report
 from neurosym.eval.runs import load_target
 from neurosym.model import YesNoHead, apply_lora, tiny_gemma3
 
@@ -141,12 +143,12 @@ def test_a_lora_run_is_evaluated_with_its_adapter(tmp_path):
     assert data["run"] == str(run) and data["overall"]["n"] == len(questions)
 
 
-def fake_run(folder: Path, predictor: str, seed: int, semantic: bool) -> None:
+def fake_run(folder: Path, predictor: str, seed: int, semantic: bool, files=FILES) -> None:
     """A run folder holding only what `neurosym report` reads: config.yaml and eval/eval.json."""
     folder.mkdir(parents=True)
     config = {"model": {"name": "tiny"}, "semantic": {"enabled": semantic}, "seed": seed, "output_dir": str(folder)}
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    result = invoke("eval", predictor, "--data", *FILES, "--output-dir", str(folder / "eval"), "--seed", str(seed),
+    result = invoke("eval", predictor, "--data", *files, "--output-dir", str(folder / "eval"), "--seed", str(seed),
                     "--subsets", "2", "--edits", "2")
     assert result.exit_code == 0, result.output
 
@@ -191,6 +193,19 @@ def test_report_names_a_group_by_its_runs_folder_name_less_the_seed(tmp_path):
     assert set(groups) == {"sl-k3", "lambda0"}
     assert groups["sl-k3"]["settings"] == "semantic.enabled=True" and groups["sl-k3"]["seeds"] == [0, 1]
     assert "| sl-k3 | semantic.enabled=True |" in (out / "report.md").read_text()
+
+
+def test_report_compares_evaluation_data_by_content_not_by_place(tmp_path):
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    moved = [shutil.copy(f, copies) for f in FILES]
+    fake_run(tmp_path / "here-seed0", "baseline:oracle", 0, semantic=True)
+    fake_run(tmp_path / "there-seed1", "baseline:oracle", 1, semantic=True, files=moved)
+    folders = [tmp_path / "here-seed0", tmp_path / "there-seed1"]
+    assert build_report(folders)["same_data"]
+    first = Path(moved[0])
+    first.write_text(first.read_text().splitlines()[0] + "\n")  # one question left: other data
+    assert not build_report(folders)["same_data"]
 
 
 def test_report_of_an_unevaluated_run_says_what_to_do(tmp_path):

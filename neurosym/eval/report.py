@@ -9,6 +9,7 @@ runs, overall, per split/family and per graph size, with each run's collapse ver
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import statistics
@@ -125,7 +126,8 @@ def group_runs(runs: Sequence[RunResult]) -> dict[str, tuple[list[RunResult], st
     named: dict[str, tuple[list[RunResult], str]] = {}
     for key, members in keyed.items():
         if key.startswith("run:"):
-            named[str(members[0].folder)] = (members, "")
+            folder = members[0].folder
+            named[folder.name if folder.name not in named else str(folder)] = (members, "")
             continue
         described = ", ".join(f"{k}={settings[key].get(k)}" for k in differing) if differing else members[0].result["model"]
         stems = {SEED_SUFFIX.sub("", run.folder.name) for run in members}
@@ -155,9 +157,18 @@ def build_report(folders: Sequence[str | Path]) -> dict:
     data: dict[str, set] = {}  # task → the file lists its runs were evaluated on
     for run in runs:
         task = (run.result.get("settings") or {}).get("task") or run.config.get("data.task")
-        data.setdefault(str(task), set()).add(tuple(run.result["files"]))
+        data.setdefault(str(task), set()).add(tuple(_content_or_path(f) for f in run.result["files"]))
     return {"groups": groups, "same_data": all(len(files) == 1 for files in data.values()),
             "curves": {str(r.folder): r.curve for r in runs if r.curve}}
+
+
+def _content_or_path(file: str) -> str:
+    """What tells evaluation files apart: their content where they can still be read (the same
+    questions copied elsewhere are the same data), else their path."""
+    try:
+        return hashlib.sha256(Path(file).read_bytes()).hexdigest()
+    except OSError:
+        return file
 
 
 def _pm(stat: dict) -> str:
