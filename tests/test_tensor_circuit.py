@@ -312,7 +312,7 @@ def test_products_are_the_distinct_elements_layered_below_their_nodes():
     """Each (prime, sub) pair of the SDD is one product, computed at a layer no higher than any
     node summing it and above both its children; the three maps agree with the element arrays."""
     circuit = ns.compile(TRANSITIVITY, {"Node": 4}, cache=False).tensor_circuit()
-    layers, layout = circuit.layers, circuit.products
+    layers, layout = circuit.layers, circuit.product_layout
     real = layers.prime != 0
     elements = {(int(p), int(s), int(n)) for p, s, n in
                 zip(layers.prime[real], layers.sub[real], layers.node_of_element()[real])}

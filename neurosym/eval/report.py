@@ -155,9 +155,13 @@ def build_report(folders: Sequence[str | Path]) -> dict:
             "sensitivity": _per_task(members, "sensitivity", "sensitivity"),
         }
     data: dict[str, set] = {}  # task → the file lists its runs were evaluated on
+    identities: dict[str, str] = {}  # runs share their files: each is read once
     for run in runs:
         task = (run.result.get("settings") or {}).get("task") or run.config.get("data.task")
-        data.setdefault(str(task), set()).add(tuple(_content_or_path(f) for f in run.result["files"]))
+        for file in run.result["files"]:
+            if file not in identities:
+                identities[file] = _content_or_path(file)
+        data.setdefault(str(task), set()).add(tuple(identities[f] for f in run.result["files"]))
     return {"groups": groups, "same_data": all(len(files) == 1 for files in data.values()),
             "curves": {str(r.folder): r.curve for r in runs if r.curve}}
 

@@ -70,7 +70,7 @@ class TensorCircuit(torch.nn.Module):
         self.register_buffer("sub", layers.sub)
         self.register_buffer("pairs", torch.stack([layers.prime, layers.sub], dim=1).flatten())  # prime, sub, ...
         self.chunk_rows: int | None = None  # rows per chunk; None = chosen for the device (CHUNK_BYTES)
-        self.products = Products(layers).to(layers.prime.device)  # built on the CPU
+        self.product_layout = Products(layers).to(layers.prime.device)  # built on the CPU
         self.paths_through_nodes = layers.paths_through_nodes()
         self._workspaces: dict[tuple, Workspace] = {}  # least recently used first
 

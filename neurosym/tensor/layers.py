@@ -55,7 +55,7 @@ class Layers:
     def problem(self) -> str | None:
         """What makes these arrays unusable (read from a file), or None: every element must point
         to nodes numbered below its own node, which also keeps every index in range."""
-        sizes = torch.tensor([(nodes, width) for _, nodes, width in self.group_sizes], dtype=torch.long).reshape(-1, 2)
+        sizes = self._sizes()
         if self.prime.shape != self.sub.shape or self.prime.numel() != int((sizes[:, 0] * sizes[:, 1]).sum()):
             return "element arrays do not match the group sizes"
         children = torch.cat([self.prime, self.sub])
@@ -66,8 +66,12 @@ class Layers:
 
     def node_of_element(self) -> torch.Tensor:
         """The node each element belongs to, ``[elements]``."""
-        sizes = torch.tensor([(nodes, width) for _, nodes, width in self.group_sizes], dtype=torch.long).reshape(-1, 2)
+        sizes = self._sizes()
         return torch.arange(self.num_leaves, self.num_nodes).repeat_interleave(sizes[:, 1].repeat_interleave(sizes[:, 0]))
+
+    def _sizes(self) -> torch.Tensor:
+        """(nodes, width) of each group, ``[groups, 2]``."""
+        return torch.tensor([(nodes, width) for _, nodes, width in self.group_sizes], dtype=torch.long).reshape(-1, 2)
 
     def paths_through_nodes(self) -> float:
         """Σ over nodes of (root-to-node paths) × (node-to-leaf paths): how many times a rounding

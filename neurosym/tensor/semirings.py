@@ -60,8 +60,8 @@ class Workspace:
     @staticmethod
     def cells_per_row(circuit) -> int:
         """Entries per row of the buffers a probability pass with its backward uses."""
-        products = circuit.products
-        return 2 * circuit.num_nodes + products.num_products + 1 + 2 * products.largest_layer
+        layout = circuit.product_layout
+        return 2 * circuit.num_nodes + layout.num_products + 1 + 2 * layout.largest_layer
 
     @cached_property
     def grads(self) -> torch.Tensor:
@@ -69,13 +69,13 @@ class Workspace:
 
     @cached_property
     def products(self) -> torch.Tensor:
-        products = self.like.new_empty(self.circuit.products.num_products + 1, self.rows)
+        products = self.like.new_empty(self.circuit.product_layout.num_products + 1, self.rows)
         products[-1] = 1.0
         return products
 
     @cached_property
     def children(self) -> torch.Tensor:
-        return self.like.new_empty(2 * self.circuit.products.largest_layer, self.rows)
+        return self.like.new_empty(2 * self.circuit.product_layout.largest_layer, self.rows)
 
     @cached_property
     def scratch(self) -> torch.Tensor:
@@ -89,7 +89,7 @@ class Workspace:
     def per_layer(self) -> list[LayerViews]:
         """Each layer's slices of the index tensors and of these buffers, made once: the passes
         run a handful of tensor operations per layer, and building the views per chunk costs."""
-        layout, views = self.circuit.products, []
+        layout, views = self.circuit.product_layout, []
         for layer in layout.layers:
             count = layer.products.stop - layer.products.start
             both = self.children[: 2 * count].view(count, 2, self.rows)
@@ -99,6 +99,12 @@ class Workspace:
                 self.grads[layer.nodes], layout.bags("node_products", layer.nodes),
                 layout.bags("child_products", layer.nodes), layout.bags("product_parents", layer.products)))
         return views
+
+    @cached_property
+    def leaf_products(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The embedding-bag arguments that give the leaves their derivatives."""
+        layout = self.circuit.product_layout
+        return layout.bags("child_products", slice(0, layout.num_leaves))
 
     def log_products(self, group: Group) -> torch.Tensor:
         """log(prime) + log(sub) of the group's elements, ``[nodes, width, rows]``: one fused
@@ -143,13 +149,12 @@ def probability_marginals(work: Workspace) -> torch.Tensor:
     its value times that sum over its parents. Overwrites ``work.products``.
     """
     if work.rows == 0:
-        return work.values.new_zeros(work.circuit.products.num_leaves, 0)
+        return work.values.new_zeros(work.circuit.product_layout.num_leaves, 0)
     for layer in reversed(work.per_layer):
         pulled = bag_sums(layer.child_products, work.products)
         torch.div(pulled, layer.values, out=layer.grads).nan_to_num_(0.0)
         layer.products.mul_(bag_sums(layer.product_parents, work.grads))
-    layout = work.circuit.products
-    return bag_sums(layout.bags("child_products", slice(0, layout.num_leaves)), work.products)
+    return bag_sums(work.leaf_products, work.products)
 
 
 # -- log space ---------------------------------------------------------------------------------
