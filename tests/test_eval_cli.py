@@ -195,14 +195,37 @@ def test_report_names_a_group_by_its_runs_folder_name_less_the_seed(tmp_path):
     assert "| sl-k3 | semantic.enabled=True |" in (out / "report.md").read_text()
 
 
-def test_report_compares_evaluation_data_by_content_not_by_place(tmp_path):
+def test_report_compares_evaluation_data_by_the_digests_eval_recorded(tmp_path):
+    copies, other = tmp_path / "copies", tmp_path / "other"
+    copies.mkdir(), other.mkdir()
+    moved = [shutil.copy(f, copies) for f in FILES]
+    changed = [shutil.copy(f, other) for f in FILES]
+    first = Path(changed[0])
+    first.write_text(first.read_text().splitlines()[0] + "\n")  # one question left: other data
+    fake_run(tmp_path / "here-seed0", "baseline:oracle", 0, semantic=True)
+    fake_run(tmp_path / "there-seed1", "baseline:oracle", 1, semantic=True, files=moved)
+    fake_run(tmp_path / "other-seed2", "baseline:oracle", 2, semantic=True, files=changed)
+    for file in [*moved, *changed]:  # the files are gone: eval.json's digests still tell them apart
+        Path(file).unlink()
+    same = [tmp_path / "here-seed0", tmp_path / "there-seed1"]
+    assert build_report(same)["same_data"]
+    assert not build_report([*same, tmp_path / "other-seed2"])["same_data"]
+
+
+def test_report_reads_the_files_of_runs_evaluated_before_digests_were_kept(tmp_path):
     copies = tmp_path / "copies"
     copies.mkdir()
     moved = [shutil.copy(f, copies) for f in FILES]
     fake_run(tmp_path / "here-seed0", "baseline:oracle", 0, semantic=True)
     fake_run(tmp_path / "there-seed1", "baseline:oracle", 1, semantic=True, files=moved)
     folders = [tmp_path / "here-seed0", tmp_path / "there-seed1"]
-    assert build_report(folders)["same_data"]
+    for folder in folders:
+        path = folder / "eval" / "eval.json"
+        result = json.loads(path.read_text())
+        for entry in result["per_file"].values():
+            del entry["sha256"]
+        path.write_text(json.dumps(result))
+    assert build_report(folders)["same_data"]  # same content in another place
     first = Path(moved[0])
     first.write_text(first.read_text().splitlines()[0] + "\n")  # one question left: other data
     assert not build_report(folders)["same_data"]

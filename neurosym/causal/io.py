@@ -15,6 +15,7 @@ DataError.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -65,6 +66,12 @@ class LoadResult:
     def disagreements(self) -> list[tuple[int, Question]]:
         """(row, question) for every loaded label that the graph contradicts."""
         return [(row, q) for row, q in zip(self.rows, self.questions) if q.agrees is False]
+
+
+def file_digest(path: str | Path) -> str:
+    """A data file's identity: the SHA-256 of its bytes, kept in eval.json so that runs can still be
+    compared after their files are moved or gone."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def load_questions(path: str | Path, task: Task | None = None) -> LoadResult:

@@ -9,7 +9,6 @@ runs, overall, per split/family and per graph size, with each run's collapse ver
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import statistics
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from neurosym.causal.io import file_digest
 from neurosym.errors import DataError
 
 SEED_SUFFIX = re.compile(r"[-_]seed\d+$")
@@ -158,19 +158,23 @@ def build_report(folders: Sequence[str | Path]) -> dict:
     identities: dict[str, str] = {}  # runs share their files: each is read once
     for run in runs:
         task = (run.result.get("settings") or {}).get("task") or run.config.get("data.task")
+        identity = []
         for file in run.result["files"]:
-            if file not in identities:
+            recorded = run.result.get("per_file", {}).get(file, {}).get("sha256")
+            if recorded is None and file not in identities:
                 identities[file] = _content_or_path(file)
-        data.setdefault(str(task), set()).add(tuple(identities[f] for f in run.result["files"]))
+            identity.append(recorded or identities[file])
+        data.setdefault(str(task), set()).add(tuple(identity))
     return {"groups": groups, "same_data": all(len(files) == 1 for files in data.values()),
             "curves": {str(r.folder): r.curve for r in runs if r.curve}}
 
 
 def _content_or_path(file: str) -> str:
-    """What tells evaluation files apart: their content where they can still be read (the same
-    questions copied elsewhere are the same data), else their path."""
+    """What tells apart the files of a run evaluated before eval.json kept their digests: their
+    content where they can still be read (the same questions copied elsewhere are the same data),
+    else their path."""
     try:
-        return hashlib.sha256(Path(file).read_bytes()).hexdigest()
+        return file_digest(file)
     except OSError:
         return file
 
