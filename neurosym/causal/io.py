@@ -56,6 +56,7 @@ class LoadResult:
     rows: list[int] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     skipped: int = 0  # well-formed rows of another task than the one asked for
+    sha256: str = ""  # digest of the bytes read: eval.json keeps it, so runs compare after files move
 
     def __len__(self) -> int:
         return len(self.questions)
@@ -66,12 +67,6 @@ class LoadResult:
     def disagreements(self) -> list[tuple[int, Question]]:
         """(row, question) for every loaded label that the graph contradicts."""
         return [(row, q) for row, q in zip(self.rows, self.questions) if q.agrees is False]
-
-
-def file_digest(path: str | Path) -> str:
-    """A data file's identity: the SHA-256 of its bytes, kept in eval.json so that runs can still be
-    compared after their files are moved or gone."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def load_questions(path: str | Path, task: Task | None = None) -> LoadResult:
@@ -86,7 +81,7 @@ def load_questions(path: str | Path, task: Task | None = None) -> LoadResult:
     if not data.strip():
         raise DataError(f"{path} is empty", Location(str(path), 1, 1))
     fmt, rows, rejects = _read_pickle(path, data) if data[:1] == b"\x80" else _read_jsonl(path, data)
-    result = LoadResult(path, fmt, rejects=rejects)
+    result = LoadResult(path, fmt, rejects=rejects, sha256=hashlib.sha256(data).hexdigest())
     convert = _CONVERTERS[fmt]
     for row, raw in rows:
         try:

@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from neurosym.causal import TASKS, Question, load_questions
-from neurosym.causal.io import file_digest
 from neurosym.errors import DataError
 from neurosym.eval.consistency import check_consistency
 from neurosym.eval.constrained import constrained_answers
@@ -75,7 +74,7 @@ def load_rows(paths: Sequence[str | Path], settings: EvalSettings) -> tuple[list
         if name in loaded:
             raise DataError(f"{name} is given twice")
         questions = result.questions[: settings.limit] if settings.limit is not None else result.questions
-        loaded[name] = {"sha256": file_digest(path), "format": result.format, "rejected": len(result.rejects),
+        loaded[name] = {"sha256": result.sha256, "format": result.format, "rejected": len(result.rejects),
                         "skipped": result.skipped, "label_disagreements": len(result.disagreements()),
                         "rejects": [str(r) for r in result.rejects[:MAX_REJECTS_SHOWN]]}
         rows += [Row(name, q, (q.label or q.truth_label) == "Yes") for q in questions]

@@ -9,6 +9,7 @@ runs, overall, per split/family and per graph size, with each run's collapse ver
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import statistics
@@ -18,7 +19,6 @@ from pathlib import Path
 
 import yaml
 
-from neurosym.causal.io import file_digest
 from neurosym.errors import DataError
 
 SEED_SUFFIX = re.compile(r"[-_]seed\d+$")
@@ -174,7 +174,7 @@ def _content_or_path(file: str) -> str:
     content where they can still be read (the same questions copied elsewhere are the same data),
     else their path."""
     try:
-        return file_digest(file)
+        return hashlib.sha256(Path(file).read_bytes()).hexdigest()
     except OSError:
         return file
 
