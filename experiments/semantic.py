@@ -3,8 +3,8 @@
 The runs of experiments/collapse.py again with cross-entropy + λ(t) · exact semantic loss:
 (a) the paper's linear λ 0.05 → 0.30, (b) the adaptive schedule (λ multiplied up while the dev
 Yes-rate drifts from the labels' or violations rise, down again when they recover), (c) a constant
-λ = 0.30; all with the k = 3 template in the paper's setting, and the linear schedule with k = 4, 5
-and in the stronger setting. d-separation stops at k = 4: its k = 5 template does not compile in
+λ = 0.30; all three with the k = 3 template in both settings, and the linear schedule with k = 4, 5
+in the paper's setting. d-separation stops at k = 4: its k = 5 template does not compile in
 reasonable time (docs/compiler.md).
 
     python experiments/semantic.py --size gpu --out results/gpu/semantic
@@ -28,8 +28,8 @@ def runs(size: SweepSize) -> list[SweepRun]:
     grid = []
     for seed in range(size.seeds):  # seeds outermost: a sweep cut short still has every setting once
         for task in TASKS:
-            settings = [("paper", schedule, 3) for schedule in SCHEDULES]
-            settings += [("paper", "linear", k) for k in TEMPLATE_SIZES[task][1:]] + [("strong", "linear", 3)]
+            settings = [(setting, schedule, 3) for setting in ("paper", "strong") for schedule in SCHEDULES]
+            settings += [("paper", "linear", k) for k in TEMPLATE_SIZES[task][1:]]
             for setting, schedule, k in settings:
                 grid.append(SweepRun(f"{setting}-{task}-{schedule}-k{k}-seed{seed}", HERE / f"{setting}.yaml",
                                      (f"data.task={task}", "semantic.enabled=true", f"semantic.k={k}",

@@ -65,7 +65,8 @@ def test_the_experiment_scripts_build_their_grids_from_the_presets(tmp_path):
         sys.path.remove(str(EXPERIMENTS))
     sizes = load_sizes(EXPERIMENTS / "sizes.yaml")
     grid = semantic.runs(sizes["gpu"])
-    assert len({r.name for r in grid}) == len(grid) == sizes["gpu"].seeds * (6 + 5)
+    assert len({r.name for r in grid}) == len(grid) == sizes["gpu"].seeds * (8 + 7)
+    assert {"strong-transitivity-adaptive-k3-seed0", "strong-dseparation-constant-k3-seed2"} <= {r.name for r in grid}
     assert not any("dseparation" in r.name and "k5" in r.name for r in grid)
     names = [r.name for r in collapse.runs(sizes["cpu"])]
     assert names[:2] == ["untuned-transitivity", "untuned-dseparation"]
