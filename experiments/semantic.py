@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from collapse import SETTINGS  # the same settings as the λ = 0 runs (this script's folder is on sys.path)
 from neurosym.causal import TASKS
 from trainer.sweep import SweepRun, SweepSize, load_sizes, sweep_main
 
@@ -28,7 +29,7 @@ def runs(size: SweepSize) -> list[SweepRun]:
     grid = []
     for seed in range(size.seeds):  # seeds outermost: a sweep cut short still has every setting once
         for task in TASKS:
-            settings = [(setting, schedule, 3) for setting in ("paper", "strong") for schedule in SCHEDULES]
+            settings = [(setting, schedule, 3) for setting in SETTINGS for schedule in SCHEDULES]
             settings += [("paper", "linear", k) for k in TEMPLATE_SIZES[task][1:]]
             for setting, schedule, k in settings:
                 grid.append(SweepRun(f"{setting}-{task}-{schedule}-k{k}-seed{seed}", HERE / f"{setting}.yaml",
