@@ -74,6 +74,14 @@ def test_tiny_model_end_to_end(tmp_path):
                 "tn": sum(not g and not a for g, a in zip(gold, answers))}
     assert data["overall"]["confusion"] == expected
 
+    # predictions.jsonl: the same answers, question by question, in the order of the files.
+    records = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert [(r["file"], r["index"]) for r in records] == [(f, i) for f in FILES for i in range(3)]
+    assert [r["question"] for r in records] == [q.question for q in questions]
+    assert [r["answer"] == "Yes" for r in records] == answers and [r["gold"] == "Yes" for r in records] == gold
+    assert all((r["p_yes"] > 0.5) == (r["answer"] == "Yes") for r in records)
+    assert "predictions" not in data
+
 
 @pytest.mark.parametrize("args, message", [
     (["tiny", "--data", "missing.jsonl", "--output-dir", "out"], "data file(s) not found: missing.jsonl"),

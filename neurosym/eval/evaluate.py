@@ -8,6 +8,10 @@ file's label, or the graph's answer for an unlabeled question.
 
 The overall verdict is strict: it is collapsed when the pooled answers are, or when any file's are
 (a model may answer well on one task and say "No" to everything on another).
+
+``predictions`` holds one entry per question (file, position in it, family, size, question, gold
+answer, P(Yes), answer), so a suspected shortcut can be checked against the questions themselves;
+`write_eval` puts it in ``predictions.jsonl`` beside eval.json rather than inside it.
 """
 from __future__ import annotations
 
@@ -122,6 +126,19 @@ def breakdown(rows: Sequence[Row], answers: Sequence[bool]) -> dict:
     return levels
 
 
+def predictions(rows: Sequence[Row], p_yes: Sequence[float]) -> list[dict]:
+    """One record per question, in the order evaluated; ``index`` counts the questions kept from its file."""
+    seen: dict[str, int] = defaultdict(int)
+    records = []
+    for row, p in zip(rows, p_yes):
+        q = row.question
+        records.append({"file": row.file, "index": seen[row.file], "task": q.task, "family": row.family,
+                         "nodes": q.nodes, "question": q.question, "gold": "Yes" if row.gold else "No",
+                         "p_yes": round(float(p), 6), "answer": "Yes" if p > 0.5 else "No"})
+        seen[row.file] += 1
+    return records
+
+
 def _circuit(task: str, k: int):
     import neurosym as ns
     from neurosym.resources import constraint_path
@@ -156,6 +173,7 @@ def evaluate(predictor, paths: Sequence[str | Path], settings: EvalSettings = Ev
     result["consistency"] = {task: sum(reports[1:], reports[0]).to_dict() for task, reports in consistency.items()}
     result["sensitivity"] = {task: sum(reports[1:], reports[0]).to_dict() for task, reports in sensitivity.items()}
     result["constrained"] = _constrained(predictor, rows, answers, circuits, settings) if settings.constrained else None
+    result["predictions"] = predictions(rows, p_yes)
     prompts = (len(rows) + sum(c["prompts"] for c in result["consistency"].values())
                + sum(2 * s["edited"] for s in result["sensitivity"].values())
                + (result["constrained"]["prompts"] if result["constrained"] else 0))

@@ -122,11 +122,15 @@ def eval_markdown(result: dict, plots: Iterable[str] = ()) -> str:
 
 
 def write_eval(result: dict, out: Path) -> list[Path]:
-    """eval.json, the PNG plots and eval.md in ``out`` (each file written atomically)."""
+    """eval.json, predictions.jsonl (``result["predictions"]``), the PNG plots and eval.md in ``out``
+    (each file written atomically)."""
     from neurosym.causal.io import atomic_write_text
     from neurosym.eval.plots import plot_eval
 
-    atomic_write_text(out / "eval.json", json.dumps(result, indent=1) + "\n")
-    plots = plot_eval(result, out)
-    atomic_write_text(out / "eval.md", eval_markdown(result, [p.name for p in plots]))
-    return [out / "eval.json", out / "eval.md", *plots]
+    summary = {key: value for key, value in result.items() if key != "predictions"}
+    atomic_write_text(out / "eval.json", json.dumps(summary, indent=1) + "\n")
+    atomic_write_text(out / "predictions.jsonl",
+                      "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in result["predictions"]))
+    plots = plot_eval(summary, out)
+    atomic_write_text(out / "eval.md", eval_markdown(summary, [p.name for p in plots]))
+    return [out / "eval.json", out / "predictions.jsonl", out / "eval.md", *plots]
