@@ -223,7 +223,12 @@ def question_row(question: Question, seed: int | None = None) -> dict:
 def write_questions(path: str | Path, questions: Iterable[Question], seed: int | None = None) -> int:
     """Write ``questions`` as neurosym JSON lines; returns the row count. Atomic: a failure
     leaves whatever ``path`` held before untouched."""
-    lines = [json.dumps(question_row(q, seed), ensure_ascii=False) for q in questions]
+    return atomic_write_jsonl(path, (question_row(q, seed) for q in questions))
+
+
+def atomic_write_jsonl(path: str | Path, records: Iterable[dict]) -> int:
+    """Write ``records`` as JSON lines with `atomic_write_text`; returns the line count."""
+    lines = [json.dumps(record, ensure_ascii=False) for record in records]
     atomic_write_text(path, "".join(line + "\n" for line in lines))
     return len(lines)
 

@@ -126,15 +126,15 @@ def breakdown(rows: Sequence[Row], answers: Sequence[bool]) -> dict:
     return levels
 
 
-def predictions(rows: Sequence[Row], p_yes: Sequence[float]) -> list[dict]:
+def predictions(rows: Sequence[Row], p_yes: Sequence[float], answers: Sequence[bool]) -> list[dict]:
     """One record per question, in the order evaluated; ``index`` counts the questions kept from its file."""
     seen: dict[str, int] = defaultdict(int)
     records = []
-    for row, p in zip(rows, p_yes):
+    for row, p, answer in zip(rows, p_yes, answers):
         q = row.question
         records.append({"file": row.file, "index": seen[row.file], "task": q.task, "family": row.family,
                          "nodes": q.nodes, "question": q.question, "gold": "Yes" if row.gold else "No",
-                         "p_yes": round(float(p), 6), "answer": "Yes" if p > 0.5 else "No"})
+                         "p_yes": round(float(p), 6), "answer": "Yes" if answer else "No"})
         seen[row.file] += 1
     return records
 
@@ -173,7 +173,7 @@ def evaluate(predictor, paths: Sequence[str | Path], settings: EvalSettings = Ev
     result["consistency"] = {task: sum(reports[1:], reports[0]).to_dict() for task, reports in consistency.items()}
     result["sensitivity"] = {task: sum(reports[1:], reports[0]).to_dict() for task, reports in sensitivity.items()}
     result["constrained"] = _constrained(predictor, rows, answers, circuits, settings) if settings.constrained else None
-    result["predictions"] = predictions(rows, p_yes)
+    result["predictions"] = predictions(rows, p_yes, answers)
     prompts = (len(rows) + sum(c["prompts"] for c in result["consistency"].values())
                + sum(2 * s["edited"] for s in result["sensitivity"].values())
                + (result["constrained"]["prompts"] if result["constrained"] else 0))
