@@ -151,10 +151,11 @@ def test_a_lora_run_is_evaluated_with_its_adapter(tmp_path):
     assert data["run"] == str(run) and data["overall"]["n"] == len(questions)
 
 
-def fake_run(folder: Path, predictor: str, seed: int, semantic: bool, files=FILES) -> None:
+def fake_run(folder: Path, predictor: str, seed: int, semantic: bool, files=FILES, schedule: str = "linear") -> None:
     """A run folder holding only what `neurosym report` reads: config.yaml and eval/eval.json."""
     folder.mkdir(parents=True)
-    config = {"model": {"name": "tiny"}, "semantic": {"enabled": semantic}, "seed": seed, "output_dir": str(folder)}
+    config = {"model": {"name": "tiny"}, "semantic": {"enabled": semantic, "lam": {"schedule": schedule}},
+              "seed": seed, "output_dir": str(folder)}
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
     result = invoke("eval", predictor, "--data", *files, "--output-dir", str(folder / "eval"), "--seed", str(seed),
                     "--subsets", "2", "--edits", "2")
@@ -201,6 +202,20 @@ def test_report_names_a_group_by_its_runs_folder_name_less_the_seed(tmp_path):
     assert set(groups) == {"sl-k3", "lambda0"}
     assert groups["sl-k3"]["settings"] == "semantic.enabled=True" and groups["sl-k3"]["seeds"] == [0, 1]
     assert "| sl-k3 | semantic.enabled=True |" in (out / "report.md").read_text()
+
+
+def test_report_ignores_the_settings_of_a_section_switched_off(tmp_path):
+    fake_run(tmp_path / "a", "baseline:always-yes", 0, semantic=False, schedule="linear")
+    fake_run(tmp_path / "b", "baseline:always-yes", 1, semantic=False, schedule="adaptive")  # λ = 0 all the same
+    fake_run(tmp_path / "c", "baseline:oracle", 0, semantic=True, schedule="linear")
+    fake_run(tmp_path / "d", "baseline:oracle", 0, semantic=True, schedule="adaptive")
+    groups = build_report([tmp_path / name for name in "abcd"])["groups"]
+    described = {g["settings"]: [Path(run).name for run in g["runs"]] for g in groups.values()}
+    assert described == {"semantic.enabled=False": ["a", "b"],
+                         "semantic.enabled=True, semantic.lam.schedule=linear": ["c"],
+                         "semantic.enabled=True, semantic.lam.schedule=adaptive": ["d"]}
+    lambda0 = build_report([tmp_path / "a", tmp_path / "c"])["groups"]  # the schedule sets nothing apart here
+    assert sorted(g["settings"] for g in lambda0.values()) == ["semantic.enabled=False", "semantic.enabled=True"]
 
 
 def test_report_compares_evaluation_data_by_the_digests_eval_recorded(tmp_path):

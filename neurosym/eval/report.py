@@ -2,8 +2,9 @@
 
 Each run folder must hold ``eval/eval.json`` (from `neurosym eval RUN`); its ``config.yaml`` and
 ``metrics.jsonl`` are read when present. Runs are grouped by their config without the keys that
-only name a repetition (``seed``, ``data.seed``, ``output_dir``, ``progress``, ``plots``); a group is
-named by the config keys in which it differs from the other groups. Per group every metric is
+only name a repetition (``seed``, ``data.seed``, ``output_dir``, ``progress``, ``plots``) and the keys of
+a section switched off (``semantic.lam.*`` where ``semantic.enabled`` is false: they change nothing);
+a group is named by the config keys in which it differs from the other groups. Per group every metric is
 given as the mean and the spread (the sample standard deviation; None for a single run) over its
 runs, overall, per split/family and per graph size, with each run's collapse verdict.
 """
@@ -109,30 +110,39 @@ def _per_task(runs: Sequence[RunResult], section: str, key: str) -> dict[str, di
     return {task: _spread([table.get(task, {}).get(key) for table in tables]) for task in tasks}
 
 
+def _in_effect(config: dict) -> dict:
+    """The config less its repetition keys and the keys under a section whose ``enabled`` is false."""
+    off = [key[: -len("enabled")] for key, value in config.items() if key.endswith(".enabled") and value is False]
+    return {k: v for k, v in config.items()
+            if k not in REPETITION_KEYS and not any(k.startswith(p) and k != p + "enabled" for p in off)}
+
+
 def group_runs(runs: Sequence[RunResult]) -> dict[str, tuple[list[RunResult], str]]:
-    """Runs with equal configs (repetition keys left out): name → (runs, the settings that set the
-    group apart). A group is named by its runs' common folder name less a ``-seedN`` suffix (the
-    experiment scripts' naming), else by those settings; a run without a config by its folder."""
+    """Runs with equal configs in effect (``_in_effect``): name → (runs, the settings that set the
+    group apart: the keys whose values differ among the groups that have them in effect). A group
+    is named by its runs' common folder name less a ``-seedN`` suffix (the experiment scripts'
+    naming), else by those settings; a run without a config by its folder."""
     keyed: dict[str, list[RunResult]] = {}
     settings: dict[str, dict] = {}
     for run in runs:
-        kept = {k: v for k, v in run.config.items() if k not in REPETITION_KEYS}
+        kept = _in_effect(run.config)
         key = json.dumps(kept, sort_keys=True, default=str) if run.config else f"run:{run.folder}"
         keyed.setdefault(key, []).append(run)
         settings[key] = kept
     configured = [kept for key, kept in settings.items() if not key.startswith("run:")]
-    differing = sorted({k for s in configured for k in s
-                        if len({json.dumps(t.get(k), default=str) for t in configured}) > 1})
+    differing = sorted({k for s in configured for k in s  # among the groups that have the key in effect
+                        if len({json.dumps(t[k], default=str) for t in configured if k in t}) > 1})
     named: dict[str, tuple[list[RunResult], str]] = {}
     for key, members in keyed.items():
         if key.startswith("run:"):
             folder = members[0].folder
             named[folder.name if folder.name not in named else str(folder)] = (members, "")
             continue
-        described = ", ".join(f"{k}={settings[key].get(k)}" for k in differing) if differing else members[0].result["model"]
+        described = ", ".join(f"{k}={settings[key][k]}" for k in differing if k in settings[key])
+        described = described or members[0].result["model"]
         stems = {SEED_SUFFIX.sub("", run.folder.name) for run in members}
-        name = stems.pop() if len(stems) == 1 else described
-        named[name if name not in named else described] = (members, described)
+        names = [stems.pop() if len(stems) == 1 else described, described, f"{described} ({members[0].folder})"]
+        named[next(name for name in names if name not in named)] = (members, described)
     return named
 
 
