@@ -2,11 +2,12 @@
 
 Each run folder must hold ``eval/eval.json`` (from `neurosym eval RUN`); its ``config.yaml`` and
 ``metrics.jsonl`` are read when present. Runs are grouped by their config without the keys that
-only name a repetition (``seed``, ``data.seed``, ``output_dir``, ``progress``, ``plots``) and the keys of
-a section switched off (``semantic.lam.*`` where ``semantic.enabled`` is false: they change nothing);
-a group is named by the config keys in which it differs from the other groups. Per group every metric is
-given as the mean and the spread (the sample standard deviation; None for a single run) over its
-runs, overall, per split/family and per graph size, with each run's collapse verdict.
+only name a repetition (``seed``, ``data.seed``, ``output_dir``, ``progress``, ``plots``) and the
+keys of a section switched off (``semantic.lam.*`` where ``semantic.enabled`` is false: they change
+nothing); a group is named by its runs' folder name less ``-seedN``, else by the keys whose values
+differ among the groups that have them in effect. Per group every metric is given as the mean and
+the spread (the sample standard deviation; None for a single run) over its runs, overall, per
+split/family and per graph size, with each run's collapse verdict.
 """
 from __future__ import annotations
 
