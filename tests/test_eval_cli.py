@@ -218,6 +218,20 @@ def test_report_ignores_the_settings_of_a_section_switched_off(tmp_path):
     assert sorted(g["settings"] for g in lambda0.values()) == ["semantic.enabled=False", "semantic.enabled=True"]
 
 
+def test_report_groups_a_run_made_before_a_key_existed_with_one_at_its_default(tmp_path):
+    for name, seed in (("old-seed0", 0), ("new-seed1", 1), ("best-seed0", 0)):
+        fake_run(tmp_path / name, "baseline:random", seed, semantic=True)
+    for name, select in (("new-seed1", "last"), ("best-seed0", "best")):
+        config = yaml.safe_load((tmp_path / name / "config.yaml").read_text())
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump({**config, "eval": {"select": select}}))
+    out = tmp_path / "report"
+    result = invoke("report", *(str(tmp_path / n) for n in ("old-seed0", "new-seed1", "best-seed0")),
+                    "--output-dir", str(out))
+    assert result.exit_code == 0, result.output
+    groups = json.loads((out / "report.json").read_text())["groups"]
+    assert {name: group["seeds"] for name, group in groups.items()} == {"eval.select=last": [0, 1], "best": [0]}
+
+
 def test_report_compares_evaluation_data_by_the_digests_eval_recorded(tmp_path):
     copies, other = tmp_path / "copies", tmp_path / "other"
     copies.mkdir(), other.mkdir()

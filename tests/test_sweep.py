@@ -10,6 +10,7 @@ import pytest
 
 from neurosym.causal import write_eval_splits
 from neurosym.errors import DataError
+from trainer.config import load_config
 from trainer.sweep import EVAL_RESULT, FAILURE, SweepEval, SweepRun, load_sizes, run_sweep, sweep_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,13 +57,19 @@ def test_a_failing_run_is_kept_with_its_traceback_and_the_sweep_goes_on(tmp_path
         run_sweep([runs[1], runs[1]], tmp_path, evaluation)
 
 
-def test_the_experiment_scripts_build_their_grids_from_the_presets(tmp_path):
+def experiment_scripts():
+    """experiments/collapse.py and semantic.py as modules (semantic.py imports collapse from its folder)."""
     sys.path.insert(0, str(EXPERIMENTS))
     try:
         import collapse
         import semantic
     finally:
         sys.path.remove(str(EXPERIMENTS))
+    return collapse, semantic
+
+
+def test_the_experiment_scripts_build_their_grids_from_the_presets(tmp_path):
+    collapse, semantic = experiment_scripts()
     sizes = load_sizes(EXPERIMENTS / "sizes.yaml")
     grid = semantic.runs(sizes["gpu"])
     assert len({r.name for r in grid}) == len(grid) == sizes["gpu"].seeds * (8 + 7)
@@ -73,10 +80,24 @@ def test_the_experiment_scripts_build_their_grids_from_the_presets(tmp_path):
     assert all("semantic.enabled=false" in r.overrides for r in collapse.runs(sizes["cpu"])[2:])
     outcomes = sweep_main(collapse.__doc__, collapse.runs, sizes,
                           ["--size", "smoke", "--out", str(tmp_path / "out"), "--data", str(tmp_path / "data"),
-                           "--only", "paper-transitivity-lambda0-seed0", "untuned-transitivity"])
+                           "--only", "paper-transitivity-lambda0-seed0", "untuned-transitivity",
+                           "--set", "eval.select=best"])
     assert [o.status for o in outcomes] == ["done", "done"]
+    trained = tmp_path / "out" / "paper-transitivity-lambda0-seed0"
+    assert load_config(trained / "config.yaml").eval.select == "best"
+    assert 1 <= json.loads((trained / "final" / "neurosym.json").read_text())["selected_step"] <= 4
     report = json.loads((tmp_path / "out" / "report" / "report.json").read_text())
     assert report["same_data"] and len(report["groups"]) == 2
+
+
+def test_a_bad_set_stops_the_sweep_before_any_run_naming_the_key(tmp_path, capsys):
+    collapse, _ = experiment_scripts()
+    with pytest.raises(SystemExit) as stopped:
+        sweep_main(collapse.__doc__, collapse.runs, load_sizes(EXPERIMENTS / "sizes.yaml"),
+                   ["--size", "smoke", "--out", str(tmp_path / "out"), "--data", str(tmp_path / "data"),
+                    "--set", "eval.selekt=best"])
+    assert stopped.value.code == 2 and "eval.selekt: unknown key" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_bad_sizes_file_names_itself(tmp_path):

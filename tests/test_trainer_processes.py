@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 def test_resume_after_kill_9_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path):
     overrides = ["optim.max_steps=12", "checkpoint.every=2", "eval.interval=4", "model.lora.dropout=0.1",
-                 "semantic.lam.schedule=adaptive", "plots=false"]
+                 "semantic.lam.schedule=adaptive", "eval.select=best", "plots=false"]
     whole = train(tiny(tmp_path / "whole", *overrides))
     killed = tmp_path / "killed"
     arguments = ["train", str(resource_dir("experiments") / "tiny.yaml"),
@@ -48,6 +48,8 @@ def test_resume_after_kill_9_ends_with_the_same_weights_as_an_uninterrupted_run(
     for name in a["weights"]:
         assert torch.equal(a["weights"][name], b["weights"][name]), name
     assert a["lambda"] == b["lambda"]
+    assert a["best"]["step"] == b["best"]["step"] and a["best"]["score"] == b["best"]["score"]
+    assert all(torch.equal(a["best"]["weights"][name], b["best"]["weights"][name]) for name in a["weights"])
     for state_a, state_b in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
         assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
     strip = lambda rs: [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rs]  # noqa: E731

@@ -19,9 +19,11 @@ from neurosym.cli import app
 from neurosym.errors import DataError
 from neurosym.model import tiny_gemma3
 from neurosym.resources import resource_dir
+from trainer.checkpoint import load_checkpoint
 from trainer.config import load_config
 from trainer.data import TrainingData
 from trainer.recipe import ask, build_head, losses, train
+from trainer.report import final_dev
 from trainer.schedules import LambdaSchedule
 from trainer.semantic import SemanticTerm
 
@@ -122,6 +124,23 @@ def test_fresh_run_over_an_old_one_or_resume_with_another_config_is_refused(tmp_
         train(tiny(folder, "optim.max_steps=1"))
     with pytest.raises(DataError, match="optim.lr"):
         train(tiny(folder, "optim.max_steps=1", "eval.interval=1", "plots=false", "optim.lr=0.5"), resume=True)
+
+
+def test_select_best_keeps_the_weights_of_the_best_dev_check(tmp_path):
+    folder = train(tiny(tmp_path / "best", "optim.max_steps=6", "eval.interval=1", "checkpoint.every=1",
+                        "checkpoint.keep_last=6", "eval.select=best", "plots=false", "semantic.enabled=false"))
+    dev = {r["step"]: r["dev"] for r in records(folder)}
+    chosen = max(dev, key=lambda step: (dev[step]["balanced_accuracy"], -step))  # the earlier on a tie
+    assert chosen < 6, "the test needs a run whose best dev check is not its last"
+    assert json.loads((folder / "final" / "neurosym.json").read_text())["selected_step"] == chosen
+    assert final_dev(folder) == dev[chosen] != dev[6]
+    # peft saves `model.<path>.lora_A.default.weight` of the head as `<path>.lora_A.weight`
+    final = load_file(folder / "final" / "adapter_model.safetensors")
+    for step in (chosen, 6):
+        weights = load_checkpoint(folder / "checkpoints" / f"step-{step:07d}.pt")["weights"]
+        saved = {name.removeprefix("model.").replace(".default", ""): value for name, value in weights.items()}
+        assert saved.keys() == final.keys()
+        assert all(torch.equal(saved[name], final[name]) for name in final) == (step == chosen)
 
 
 def test_baseline_and_semantic_runs_see_the_same_rows(tmp_path):

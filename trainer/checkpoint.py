@@ -1,16 +1,19 @@
 """What a run folder keeps: checkpoints and the final model, each written atomically.
 
 A checkpoint (temp file + rename, the last K kept) holds what a resumed run needs to continue
-exactly: the trainable weights, the optimizer and LR-scheduler state, the λ schedule's state and
-the step. Data order, sampled subsets and dropout masks are functions of (seed, step), re-seeded
-at every step, so restoring the step restores them.
+exactly: the trainable weights, the optimizer and LR-scheduler state, the λ schedule's state, the
+step and, with ``eval.select: best``, the best dev check's weights. Data order, sampled subsets and
+dropout masks are functions of (seed, step), re-seeded at every step, so restoring the step
+restores them.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,6 +24,27 @@ from neurosym.errors import DataError
 
 def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+@dataclass
+class BestWeights:
+    """The trainable weights at the dev check with the highest score so far (``eval.select: best``);
+    on a tie the earlier check is kept. A run whose dev answers swing between always-Yes and
+    always-No may end in a swing; these are the weights from before it."""
+
+    step: int | None = None
+    score: float = -math.inf
+    weights: dict[str, torch.Tensor] | None = None
+
+    def offer(self, step: int, score: float | None, model: torch.nn.Module) -> None:
+        if score is not None and score > self.score:
+            self.step, self.score, self.weights = step, score, trainable_state(model)
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "score": self.score, "weights": self.weights}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step, self.score, self.weights = state["step"], state["score"], state["weights"]
 
 
 def save_checkpoint(folder: Path, step: int, state: dict, keep_last: int) -> Path:

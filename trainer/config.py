@@ -91,6 +91,9 @@ class EvalConfig(_Section):
     interval: int = Field(25, ge=1)
     batch_size: int = Field(32, ge=1)
     subsets: int = Field(32, ge=1)  # sampled subsets for the constraint-violation rate
+    # the final model: the weights after the last step, or those of the dev check with the highest
+    # dev balanced accuracy (the earlier one on a tie)
+    select: Literal["last", "best"] = "last"
 
 
 class CheckpointConfig(_Section):

@@ -26,8 +26,8 @@ from accelerate import Accelerator
 from neurosym.causal import Question
 from neurosym.errors import DataError
 from neurosym.model import GEMMA_ALIAS, TINY_ALIAS, PromptTemplate, YesNoHead, apply_lora, load_model, prepare_full_finetune
-from trainer.checkpoint import (latest_checkpoint, load_checkpoint, restore_trainable, save_checkpoint, save_final,
-                                trainable_state, truncate_metrics)
+from trainer.checkpoint import (BestWeights, latest_checkpoint, load_checkpoint, restore_trainable, save_checkpoint,
+                                save_final, trainable_state, truncate_metrics)
 from trainer.config import ModelConfig, PromptConfig, TrainConfig, changed_keys, dump_config, load_config
 from trainer.data import TrainingData, batch_indices
 from trainer.monitor import CollapseMonitor
@@ -63,12 +63,15 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     warmup = config.optim.warmup_steps
     lr_schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
     lam = LambdaSchedule(config.semantic.lam, config.optim.max_steps)
+    best = BestWeights() if config.eval.select == "best" else None
     start = 0
     if state is not None:
         restore_trainable(head, state["weights"])
         optimizer.load_state_dict(state["optimizer"])
         lr_schedule.load_state_dict(state["lr_schedule"])
         lam.load_state_dict(state["lambda"])
+        if best is not None:
+            best.load_state_dict(state["best"])
         start = state["step"]
     forward = accelerator.prepare(head)  # the head itself, or its data-parallel wrapper
 
@@ -117,6 +120,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         if (step + 1) % config.eval.interval == 0 or step + 1 == steps:
             report = monitor.evaluate()
             lam.observe(report["yes_rate"], report["label_yes_rate"], report["violation_rate"])
+            if best is not None:
+                best.offer(step + 1, report["balanced_accuracy"], head)
             record["dev"] = report
             if report["collapsed"] and main:
                 progress.warn(f"step {step + 1}: the model looks collapsed on dev — {'; '.join(report['reasons'])}")
@@ -127,12 +132,17 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             if (step + 1) % config.checkpoint.every == 0 or step + 1 == steps:
                 save_checkpoint(out / "checkpoints", step + 1, {
                     "weights": trainable_state(head), "optimizer": optimizer.state_dict(),
-                    "lr_schedule": lr_schedule.state_dict(), "lambda": lam.state_dict()}, config.checkpoint.keep_last)
+                    "lr_schedule": lr_schedule.state_dict(), "lambda": lam.state_dict(),
+                    **({"best": best.state_dict()} if best is not None else {})}, config.checkpoint.keep_last)
         accelerator.wait_for_everyone()
     progress.close()
 
     if main:
-        save_final(head.model, head.tokenizer, out / "final", _manifest(config, head))
+        selected = steps
+        if best is not None and best.weights is not None:
+            restore_trainable(head, best.weights)
+            selected = best.step
+        save_final(head.model, head.tokenizer, out / "final", _manifest(config, head, selected))
         if config.plots:
             from trainer.plots import plot_run
 
@@ -205,14 +215,15 @@ def _prepare_folder(out: Path, config: TrainConfig, resume: bool, resumed_step: 
     dump_config(config, out / "config.yaml")
 
 
-def _manifest(config: TrainConfig, head: YesNoHead) -> dict:
-    """What `neurosym.json` tells a loader: the base model, how it was tuned, and how to prompt it."""
+def _manifest(config: TrainConfig, head: YesNoHead, selected_step: int) -> dict:
+    """What `neurosym.json` tells a loader: the base model, how it was tuned, how to prompt it, and
+    the step whose weights these are."""
     name = config.model.name
     base = name if name in (TINY_ALIAS, GEMMA_ALIAS) else str(Path(name).expanduser().resolve())  # a folder, absolute
     return {"base_model": base, "lora": config.model.lora is not None, "task": config.data.task,
             "prompt": {"text": head.template.text, "style": config.prompt.style},
             "answer_tokens": [head.answer.yes_text, head.answer.no_text], "steps": config.optim.max_steps,
-            "semantic": config.semantic.enabled}
+            "selected_step": selected_step, "semantic": config.semantic.enabled}
 
 
 def _interactive() -> bool:

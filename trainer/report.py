@@ -15,13 +15,16 @@ ROWS = [("accuracy", "accuracy"), ("balanced accuracy", "balanced_accuracy"), ("
 
 
 def final_dev(folder: Path) -> dict:
-    """The last dev report of the run in ``folder``."""
+    """The dev report of the run's final model: that of the step its weights come from
+    (``selected_step`` in ``final/neurosym.json``), else the last one."""
     path = folder / "metrics.jsonl"
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    manifest = folder / "final" / "neurosym.json"
+    selected = json.loads(manifest.read_text(encoding="utf-8")).get("selected_step") if manifest.is_file() else None
     for record in reversed(records):
-        if "dev" in record:
+        if "dev" in record and selected in (None, record["step"]):
             return record["dev"]
-    raise DataError(f"{path} holds no dev evaluation")
+    raise DataError(f"{path} holds no dev evaluation" + (f" at step {selected}" if selected is not None else ""))
 
 
 def print_reports(reports: dict[str, dict], console: Console, title: str = "final dev collapse report") -> None:

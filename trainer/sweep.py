@@ -177,11 +177,22 @@ def sweep_main(doc: str, make_runs: Callable[[SweepSize], list[SweepRun]], sizes
     parser.add_argument("--eval-batch-size", type=int, default=64)
     parser.add_argument("--only", nargs="*", default=None, help="run only the runs whose name holds one of these")
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps per run (default: the preset's)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key of every run, after the grid's own (repeatable)")
     args = parser.parse_args(argv)
     size = sizes[args.size] if args.steps is None else replace(sizes[args.size], steps=args.steps)
-    runs = [SweepRun(r.name, r.config, (*size.overrides, *r.overrides), r.train) for r in make_runs(size)]
+    runs = [SweepRun(r.name, r.config, (*size.overrides, *r.overrides, *args.overrides), r.train)
+            for r in make_runs(size)]
     if args.only:
         runs = [r for r in runs if any(part in r.name for part in args.only)]
+    from neurosym.errors import DataError
+    from trainer.config import load_config
+
+    try:  # a bad --set stops the sweep here, not in every run
+        for run in runs:
+            load_config(run.config, run.overrides)
+    except DataError as error:
+        parser.error(str(error))
     files = write_eval_splits(args.data, size.per_size, seed=EVAL_SEED)
     evaluation = SweepEval(files, size.settings, batch_size=args.eval_batch_size)
     deadline = time.time() + 60 * args.minutes if args.minutes is not None else None

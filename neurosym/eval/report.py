@@ -1,7 +1,8 @@
 """Several evaluated runs side by side: λ = 0 against the semantic loss, over seeds.
 
 Each run folder must hold ``eval/eval.json`` (from `neurosym eval RUN`); its ``config.yaml`` and
-``metrics.jsonl`` are read when present. Runs are grouped by their config without the keys that
+``metrics.jsonl`` are read when present; a key the config lacks (a run made before the key
+existed) takes today's default. Runs are grouped by their config without the keys that
 only name a repetition (``seed``, ``data.seed``, ``output_dir``, ``progress``, ``plots``) and the
 keys of a section switched off (``semantic.lam.*`` where ``semantic.enabled`` is false: they change
 nothing); a group is named by its runs' folder name less ``-seedN``, else by the keys whose values
@@ -22,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from neurosym.errors import DataError
+from trainer.config import TrainConfig
 
 SEED_SUFFIX = re.compile(r"[-_]seed\d+$")
 REPETITION_KEYS = ("seed", "data.seed", "output_dir", "progress", "plots")
@@ -41,6 +43,7 @@ class RunResult:
 
 
 def read_config(path: Path) -> dict:
+    """The run's config.yaml with the keys it lacks filled in from `TrainConfig`'s defaults; {} when absent."""
     if not path.is_file():
         return {}
     try:
@@ -49,7 +52,17 @@ def read_config(path: Path) -> dict:
         raise DataError(f"cannot read the run config {path}: {error}") from None
     if not isinstance(config, dict):
         raise DataError(f"{path}: a run config must be a mapping, got {type(config).__name__}")
-    return config
+    return _with_defaults(TrainConfig().model_dump(), config)
+
+
+def _with_defaults(defaults: dict, config: dict) -> dict:
+    filled = dict(config)
+    for key, value in defaults.items():
+        if key not in config:
+            filled[key] = value
+        elif isinstance(value, dict) and isinstance(config[key], dict):
+            filled[key] = _with_defaults(value, config[key])
+    return filled
 
 
 def _flatten(config: dict, prefix: str = "") -> dict:
