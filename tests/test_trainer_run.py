@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 from neurosym.causal import generate, write_questions
 from neurosym.cli import app
 from neurosym.errors import DataError
+from neurosym.eval import binary_metrics
 from neurosym.model import tiny_gemma3
 from neurosym.resources import resource_dir
-from trainer.checkpoint import load_checkpoint
+from trainer.checkpoint import BestWeights, load_checkpoint
 from trainer.config import load_config
 from trainer.data import TrainingData
 from trainer.recipe import ask, build_head, losses, train
@@ -141,6 +142,25 @@ def test_select_best_keeps_the_weights_of_the_best_dev_check(tmp_path):
         saved = {name.removeprefix("model.").replace(".default", ""): value for name, value in weights.items()}
         assert saved.keys() == final.keys()
         assert all(torch.equal(saved[name], final[name]) for name in final) == (step == chosen)
+
+
+def test_best_weights_treat_scores_equal_up_to_rounding_as_a_tie():
+    def balanced_accuracy(yes_right: int, no_right: int) -> float:  # on 24 Yes then 24 No questions
+        answers = [True] * yes_right + [False] * (24 - yes_right) + [False] * no_right + [True] * (24 - no_right)
+        return binary_metrics([True] * 24 + [False] * 24, answers).balanced_accuracy
+
+    first, second = balanced_accuracy(24, 11), balanced_accuracy(20, 15)
+    assert first < second and first == pytest.approx(35 / 48) == second  # 35/48 both, rounded apart
+    layer = torch.nn.Linear(2, 1)
+    best = BestWeights()
+    best.offer(10, first, layer)
+    kept = layer.weight.detach().clone()
+    with torch.no_grad():
+        layer.weight.add_(1.0)
+    best.offer(20, second, layer)
+    assert best.step == 10 and torch.equal(best.weights["weight"], kept)
+    best.offer(30, 36 / 48, layer)
+    assert best.step == 30 and torch.equal(best.weights["weight"], layer.weight)
 
 
 def test_baseline_and_semantic_runs_see_the_same_rows(tmp_path):

@@ -29,15 +29,17 @@ def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 @dataclass
 class BestWeights:
     """The trainable weights at the dev check with the highest score so far (``eval.select: best``);
-    on a tie the earlier check is kept. A run whose dev answers swing between always-Yes and
-    always-No may end in a swing; these are the weights from before it."""
+    on a tie the earlier check is kept. Scores equal up to float rounding are a tie: 35/48 comes out
+    as 0.7291666666666666 or ...67 depending on the recalls it is averaged from. A run whose dev
+    answers swing between always-Yes and always-No may end in a swing; these are the weights from
+    before it."""
 
     step: int | None = None
     score: float = -math.inf
     weights: dict[str, torch.Tensor] | None = None
 
     def offer(self, step: int, score: float | None, model: torch.nn.Module) -> None:
-        if score is not None and score > self.score:
+        if score is not None and score > self.score and not math.isclose(score, self.score):
             self.step, self.score, self.weights = step, score, trainable_state(model)
 
     def state_dict(self) -> dict:
