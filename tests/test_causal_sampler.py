@@ -1,7 +1,10 @@
 """The k-node subset sampler: driven by a circuit's variable names, facts from the full graph."""
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 
 import networkx as nx
 import pytest
@@ -141,3 +144,27 @@ def test_a_graph_smaller_than_the_template_leaves_elements_out():
     for i, name in enumerate(variables):
         assert bool(mask[i]) == (not any(e in name for e in unmapped))
     assert len(sample.queries) == 6 and len(sample.evidence) == 6
+
+
+HASH_SEED_PROBE = """
+import random
+import neurosym as ns
+from neurosym.causal import SubsetSampler, generate
+from neurosym.eval.sensitivity import minimal_edit
+from neurosym.resources import constraint_path
+sampler = SubsetSampler(ns.ground(ns.parse_file(constraint_path("causal/dseparation.ns")), {"Node": 3}).names)
+rng = random.Random(0)
+for question in generate("dseparation", "train", 60, seed=3):
+    print(sampler.choose(question.graph, question.query, rng), end=" ")
+for question in generate("dseparation", "eval", 30, seed=5):
+    edit = minimal_edit(question)
+    print(edit and (edit.removed, edit.added), end=" ")
+"""
+
+
+def test_subsets_and_premise_edits_do_not_depend_on_the_string_hash_seed():
+    """Runs must repeat in a new process: a shortest path in the skeleton, where several are
+    equally short, must not be picked in the order of a set of node names."""
+    outputs = {subprocess.run([sys.executable, "-c", HASH_SEED_PROBE], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(4)}
+    assert len(outputs) == 1 and len(next(iter(outputs))) > 1000

@@ -1,6 +1,6 @@
 """Causal reasoning data: premises as graphs, ground truth from networkx, the benchmark's file
 formats, deterministic generators, and the k-node subset sampler that feeds the trainer."""
-from neurosym.causal.facts import GraphFacts
+from neurosym.causal.facts import GraphFacts, skeleton_path
 from neurosym.causal.generate import FAMILIES, SPLITS, Family, families_for, generate, premise_split, write_eval_splits
 from neurosym.causal.io import FORMATS, LoadResult, Reject, load_questions, write_questions
 from neurosym.causal.records import Label, Question
@@ -35,6 +35,7 @@ __all__ = [
     "premise_split",
     "render_premise",
     "render_question",
+    "skeleton_path",
     "split_text",
     "summarize",
     "write_questions",

@@ -65,3 +65,12 @@ class GraphFacts:
 
 ANSWERS: dict[str, Callable[..., bool]] = {"transitivity": GraphFacts.causes, "dseparation": GraphFacts.dsep}
 PREDICATES = frozenset({"edge", "adjacent", "causes", "descendant", "parents", "dsep"})
+
+
+def skeleton_path(graph: nx.DiGraph, x: Hashable, y: Hashable) -> list:
+    """A shortest x–y path with edge directions ignored ([] when there is none), ties broken by the
+    order of the premise's sentences. networkx's ``to_undirected(as_view=True)`` lists neighbours
+    in the order of a set of node names, which Python's per-process string hash seed decides: the
+    tie would be broken differently in every process, and a run or an evaluation not repeat."""
+    skeleton = graph.to_undirected()  # a copy, its neighbours in insertion order
+    return nx.shortest_path(skeleton, x, y) if nx.has_path(skeleton, x, y) else []

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple, Union
 
 import networkx as nx
 
-from neurosym.causal.facts import GraphFacts
+from neurosym.causal.facts import GraphFacts, skeleton_path
 from neurosym.causal.records import Label, Question, as_label
 from neurosym.causal.text import Query, Task, query_nodes, render_question
 from neurosym.errors import DataError
@@ -159,11 +159,12 @@ class SubsetSampler:
         between them (directed either way, else in the skeleton), the conditioning set, then
         random others."""
         x, y, *_ = query
-        path: list = []
-        for source, target, g in ((x, y, graph), (y, x, graph), (x, y, graph.to_undirected(as_view=True))):
-            if nx.has_path(g, source, target):
-                path = nx.shortest_path(g, source, target)[1:-1]
+        for source, target in ((x, y), (y, x)):
+            if nx.has_path(graph, source, target):
+                path = nx.shortest_path(graph, source, target)[1:-1]
                 break
+        else:
+            path = skeleton_path(graph, x, y)[1:-1]
         preferred = list(dict.fromkeys([x, y, *path, *query_nodes(query)[2:]]))[: self.k]
         rest = [v for v in graph.nodes if v not in preferred]
         chosen = preferred + rng.sample(rest, min(len(rest), self.k - len(preferred)))

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from neurosym.causal import GraphFacts, Question, parse_premise, render_premise
+from neurosym.causal import GraphFacts, Question, parse_premise, render_premise, skeleton_path
 from neurosym.causal.records import as_label
 from neurosym.causal.text import query_nodes
 
@@ -52,8 +52,7 @@ Candidate = tuple[str, tuple[Edge, ...], tuple[Edge, ...]]
 
 def _candidates(graph: nx.DiGraph, query) -> Iterator[Candidate]:
     x, y = query[0], query[1]
-    skeleton = graph.to_undirected(as_view=True)
-    path = nx.shortest_path(skeleton, x, y) if nx.has_path(skeleton, x, y) else []
+    path = skeleton_path(graph, x, y)
     on_path = [(a, b) if graph.has_edge(a, b) else (b, a) for a, b in zip(path, path[1:])]
     for a, b in [*on_path, *graph.edges]:
         yield "reverse", ((a, b),), ((b, a),)
