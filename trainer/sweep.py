@@ -166,7 +166,9 @@ def sweep_main(doc: str, make_runs: Callable[[SweepSize], list[SweepRun]], sizes
     """The command line of an experiment script: write the evaluation splits, run the sweep, and
     write ``neurosym report`` over every evaluated run to ``OUT/report``."""
     from neurosym.causal import write_eval_splits
+    from neurosym.errors import DataError
     from neurosym.eval.report import write_report
+    from trainer.config import load_config
 
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=list(sizes), default=next(iter(sizes)), help="preset: how big a run")
@@ -185,9 +187,6 @@ def sweep_main(doc: str, make_runs: Callable[[SweepSize], list[SweepRun]], sizes
             for r in make_runs(size)]
     if args.only:
         runs = [r for r in runs if any(part in r.name for part in args.only)]
-    from neurosym.errors import DataError
-    from trainer.config import load_config
-
     try:  # a bad --set stops the sweep here, not in every run
         for run in runs:
             load_config(run.config, run.overrides)
