@@ -5,6 +5,7 @@ with the ``gguf`` writer, so the conversion path that the 270M model takes runs 
 """
 from __future__ import annotations
 
+import json
 import string
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Gemma3ForCausalLM
 
 from neurosym.errors import DataError
 from neurosym.model import GEMMA_ALIAS, YesNoHead, convert_gguf, load_model, save_tiny_gemma3, tiny_gemma3
-from neurosym.model.loading import MANIFEST, atomic_folder, cache_dir
+from neurosym.model.loading import MANIFEST, atomic_folder, cache_dir, check_saved_tokenizer
 from neurosym.model.prompts import GEMMA_CHAT_TEMPLATE
 from neurosym.model.tiny import tiny_gemma3_config
 
@@ -119,6 +120,21 @@ def test_gguf_converts_to_a_folder_whose_model_equals_the_gguf_loaded_one(tiny_g
     head = YesNoHead(model, tokenizer)  # the installed chat template gives Gemma's turn format
     assert tokenizer.convert_ids_to_tokens(list(head.answer.ids)) == ["Yes", "No"]
     assert head.predict(["A causes B."], ["Does A cause B?"]).shape == (1,)
+
+
+def test_a_saved_tokenizer_that_lost_its_merges_is_refused(tiny_gguf, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gguf.parent, gguf_file=tiny_gguf.name)
+    tokenizer.save_pretrained(tmp_path)
+    check_saved_tokenizer(tokenizer, tmp_path)  # a faithful save passes
+    # What transformers 5.17 writes for a GGUF: the vocabulary without the merges, so words fall into letters.
+    saved = json.loads((tmp_path / "tokenizer.json").read_text(encoding="utf-8"))
+    assert saved["model"]["type"] == "BPE" and saved["model"]["merges"]
+    saved["model"]["merges"] = []
+    (tmp_path / "tokenizer.json").write_text(json.dumps(saved), encoding="utf-8")
+    with pytest.raises(DataError, match=r"saved a tokenizer that splits text unlike the GGUF's") as error:
+        check_saved_tokenizer(tokenizer, tmp_path)
+    assert "['▁caus', 'a', 'l', '▁'] became ['▁', 'c', 'a', 'u']" in str(error.value)  # "▁causal" in letters
+    assert "hint: install transformers>=5.18" in str(error.value)
 
 
 def test_failed_conversion_leaves_no_folder_and_no_temp(tmp_path):

