@@ -14,6 +14,7 @@ from neurosym.model import (
     answer_tokens,
     apply_lora,
     encode_prompts,
+    load_model,
     p_yes,
     tiny_gemma3,
 )
@@ -82,6 +83,28 @@ def test_p_yes_is_the_two_way_softmax_and_does_not_depend_on_padding(tiny):
         alone = [p_yes(model, **encode_prompts(tokenizer, [p], [q]), answer_ids=ids) for p, q in zip(PREMISES, QUESTIONS)]
     assert torch.allclose(probs, logits.softmax(-1)[:, 0], atol=1e-7)
     assert torch.allclose(probs, torch.cat(alone), atol=1e-5)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device"))])
+@pytest.mark.parametrize("width", [64, 65, 97, 129])
+def test_left_padded_rows_answer_as_they_do_alone(device, width):
+    # On an H200 (torch 2.11, transformers 5.17) sdpa gave every padded row of a batch 65, 97, 129 or
+    # 193 tokens wide one and the same P(Yes); load_model's attention="auto" takes eager on a GPU.
+    model, _ = load_model("tiny", device=device)
+    generator = torch.Generator().manual_seed(width)
+    lengths = [width, width - 1, width - 7, width // 2, 3]
+    rows = [torch.randint(7, model.config.vocab_size, (n,), generator=generator) for n in lengths]
+    input_ids = torch.zeros(len(rows), width, dtype=torch.long)
+    attention_mask = torch.zeros(len(rows), width, dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, width - len(row):], attention_mask[i, width - len(row):] = row, 1
+    with torch.no_grad():
+        batch = p_yes(model, input_ids.to(device), attention_mask.to(device), answer_ids=(1, 2)).cpu()
+        alone = torch.cat([p_yes(model, row[None].to(device), torch.ones(1, len(row), dtype=torch.long, device=device),
+                                 answer_ids=(1, 2)).cpu() for row in rows])
+    assert len(set(batch.tolist())) == len(rows)
+    assert torch.allclose(batch, alone, atol=1e-4)
 
 
 def test_right_padded_batches_are_rejected(tiny):

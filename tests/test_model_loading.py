@@ -203,12 +203,19 @@ def test_local_folder_loads_in_the_asked_dtype_on_the_asked_device(tiny_folder):
     assert load_model(tiny_folder)[0].dtype == torch.float32
 
 
+def test_attention_is_the_models_default_on_a_cpu_unless_asked(tiny_folder):
+    assert load_model(tiny_folder)[0].config._attn_implementation == "sdpa"
+    assert load_model(tiny_folder, attention="eager", device="cpu")[0].config._attn_implementation == "eager"
+    assert load_model("tiny", attention="eager")[0].config._attn_implementation == "eager"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"dtype": "int8"}, "dtype 'int8' is not one of float32, bfloat16, float16, auto"),
         ({"dtype": torch.int64}, "dtype torch.int64"),
         ({"device": "gpu0"}, "device 'gpu0' is not a torch device"),
+        ({"attention": "flash"}, "attention 'flash' is not one of auto, eager, sdpa"),
     ],
 )
 def test_bad_dtype_or_device_is_an_error_naming_it(tiny_folder, kwargs, message):

@@ -172,10 +172,7 @@ def losses(logits: torch.Tensor, rows: Sequence[Question], term: SemanticTerm, a
 def build_head(config: ModelConfig, prompt: PromptConfig, device: torch.device) -> YesNoHead:
     """The base LM with LoRA adapters or made fully trainable, behind the two-row Yes/No head."""
     dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
-    model, tokenizer = load_model(config.name, dtype=dtype, device=device)
-    attention = config.attention if config.attention != "auto" else "eager" if device.type == "cuda" else None
-    if attention is not None:
-        model.set_attn_implementation(attention)
+    model, tokenizer = load_model(config.name, dtype=dtype, device=device, attention=config.attention)
     if config.lora is not None:
         lora = config.lora
         model = apply_lora(model, r=lora.r, alpha=lora.alpha, dropout=lora.dropout,

@@ -34,6 +34,7 @@ MANIFEST = "neurosym-model.json"
 _STALE_TEMP_S = 3600  # a temp folder this old belongs to a conversion that was killed
 # Text whose split shows a broken tokenizer: words, a made-up name, the answers, a line break.
 _TOKENIZER_PROBE = "Given the following causal relationships:\nA causes B.\nDoes A cause xQ3? Yes No"
+ATTENTIONS = ("auto", "eager", "sdpa")
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -47,6 +48,7 @@ def load_model(
     *,
     dtype: torch.dtype | str | None = None,
     device: torch.device | str | None = None,
+    attention: str = "auto",
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """(model, tokenizer) for the alias ``"gemma3-270m"``, the alias ``"tiny"``, a local Hugging Face
     folder, or a hub id (``"google/gemma-3-270m"``) already in the local Hugging Face cache.
@@ -55,14 +57,21 @@ def load_model(
     (the checkpoint's own); None means float32, which CPU training wants. The model is returned in
     eval mode; a tokenizer without a pad token gets its EOS token as pad. The alias wins over a
     folder of the same name (write ``./gemma3-270m`` for the folder).
+
+    ``attention`` is "eager", "sdpa" or "auto": eager on a CUDA device, the model's default
+    elsewhere. On a GPU, sdpa gave wrong answers for left-padded batches (docs/evaluation.md) and
+    NaN weights in bf16 training (docs/trainer.md); eager did neither.
     """
     torch_dtype = _parse_dtype(dtype)
     torch_device = _parse_device(device)
+    if attention not in ATTENTIONS:
+        raise DataError(f"attention {attention!r} is not one of {', '.join(ATTENTIONS)}")
     if str(name_or_path) == TINY_ALIAS:
         from neurosym.model.tiny import tiny_gemma3
 
         model, tokenizer = tiny_gemma3()
         model.to(dtype=torch.float32 if torch_dtype == "auto" else torch_dtype)
+        _set_attention(model, attention, torch_device)
         return _to_device(model, torch_device, device), tokenizer
     folder = gemma3_270m_folder() if str(name_or_path) == GEMMA_ALIAS else _local_folder(name_or_path)
     try:
@@ -72,7 +81,14 @@ def load_model(
         raise DataError(f"could not load a causal language model from {str(folder)!r}: {_first_line(error)}") from None
     if tokenizer.pad_token_id is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token
+    _set_attention(model, attention, torch_device)
     return _to_device(model, torch_device, device).eval(), tokenizer
+
+
+def _set_attention(model: PreTrainedModel, attention: str, device: torch.device | None) -> None:
+    chosen = attention if attention != "auto" else "eager" if device is not None and device.type == "cuda" else None
+    if chosen is not None:
+        model.set_attn_implementation(chosen)
 
 
 def _to_device(model: PreTrainedModel, torch_device: torch.device | None, asked) -> PreTrainedModel:
