@@ -6,7 +6,15 @@
     batch = head.encode(premises, questions)
     probs = head.p_yes(batch["input_ids"], batch["attention_mask"])   # [B], differentiable
 """
-from neurosym.model.head import AnswerTokens, YesNoHead, answer_logits, answer_tokens, p_yes, p_yes_from_logits
+from neurosym.model.head import (
+    AnswerTokens,
+    YesNoHead,
+    answer_logits,
+    answer_tokens,
+    length_batches,
+    p_yes,
+    p_yes_from_logits,
+)
 from neurosym.model.loading import GEMMA_ALIAS, TINY_ALIAS, cache_dir, convert_gguf, gemma3_270m_folder, load_model
 from neurosym.model.lora import apply_lora, count_parameters, prepare_full_finetune
 from neurosym.model.prompts import (
@@ -35,6 +43,7 @@ __all__ = [
     "count_parameters",
     "encode_prompts",
     "gemma3_270m_folder",
+    "length_batches",
     "load_model",
     "p_yes",
     "p_yes_from_logits",

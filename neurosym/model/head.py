@@ -170,20 +170,25 @@ class YesNoHead(torch.nn.Module):
             raise DataError(f"batch_size must be at least 1, got {batch_size}")
         if len(premises) != len(questions):
             raise DataError(f"{len(premises)} premises but {len(questions)} questions")
-        # Batches of similar lengths waste little on padding; the answers come back in the order asked.
-        order = sorted(range(len(premises)), key=lambda i: len(premises[i]) + len(questions[i]))
+        batches = length_batches(premises, questions, batch_size)
         was_training = self.model.training
         self.model.eval()
         try:
             chunks = []
-            for i in range(0, len(order), batch_size):
-                picked = order[i : i + batch_size]
+            for picked in batches:
                 batch = self.encode([premises[j] for j in picked], [questions[j] for j in picked])
                 chunks.append(self.p_yes(batch["input_ids"], batch["attention_mask"]).float().cpu())
         finally:
             self.model.train(was_training)
         if not chunks:
             return torch.empty(0)
-        answers = torch.empty(len(order))
-        answers[torch.tensor(order)] = torch.cat(chunks)
+        answers = torch.empty(len(premises))
+        answers[torch.tensor([i for picked in batches for i in picked])] = torch.cat(chunks)
         return answers
+
+
+def length_batches(premises: Sequence[str], questions: Sequence[str], batch_size: int) -> list[list[int]]:
+    """The question indices of `YesNoHead.predict`'s batches: sorted by the characters of premise +
+    question, so a batch's prompts are of similar lengths and waste little on padding."""
+    order = sorted(range(len(premises)), key=lambda i: len(premises[i]) + len(questions[i]))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

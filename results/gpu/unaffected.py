@@ -1,7 +1,7 @@
 """Scores of GPU runs on the questions the sdpa fault left alone (docs/results.md).
 
 The evaluation put the questions through the model in batches of 128, sorted by the characters of
-premise + question and left-padded to the batch's longest prompt (HeadPredictor.predict). On the
+premise + question and left-padded to the batch's longest prompt (`length_batches`). On the
 second lease's H200, every padded row of a batch 32k + 1 tokens wide got one shared P(Yes). This
 rebuilds those batches from the evaluation files and the tokenizer and scores each run's
 eval/predictions.jsonl.gz without the padded rows of such batches. For d-separation it also gives
@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 
 from neurosym.eval.metrics import binary_metrics
-from neurosym.model.loading import gemma3_270m_folder
-from neurosym.model.prompts import DEFAULT_TEMPLATE, encode_prompts
+from neurosym.model import DEFAULT_TEMPLATE, encode_prompts, gemma3_270m_folder, length_batches
 from transformers import AutoTokenizer
 
 BATCH = 128  # the sweeps' --eval-batch-size
@@ -25,15 +24,13 @@ BATCH = 128  # the sweeps' --eval-batch-size
 
 def affected(rows, data: Path, tokenizer) -> set[int]:
     """Positions (in predictions order) of the padded rows of batches 32k + 1 tokens wide."""
-    files: dict[str, list[dict]] = {}
-    questions = [files.setdefault(r["file"], [json.loads(line) for line in open(data / r["task"] / Path(r["file"]).name)])[r["index"]]
-                 for r in rows]
-    order = sorted(range(len(rows)), key=lambda i: len(questions[i]["premise"]) + len(questions[i]["question"]))
+    files = {name: [json.loads(line) for line in open(data / rows[0]["task"] / Path(name).name)]
+             for name in dict.fromkeys(r["file"] for r in rows)}
+    questions = [files[r["file"]][r["index"]] for r in rows]
+    premises, texts = [q["premise"] for q in questions], [q["question"] for q in questions]
     out = set()
-    for start in range(0, len(order), BATCH):
-        picked = order[start:start + BATCH]
-        batch = encode_prompts(tokenizer, [questions[i]["premise"] for i in picked],
-                               [questions[i]["question"] for i in picked], DEFAULT_TEMPLATE)
+    for picked in length_batches(premises, texts, BATCH):
+        batch = encode_prompts(tokenizer, [premises[i] for i in picked], [texts[i] for i in picked], DEFAULT_TEMPLATE)
         width = batch["input_ids"].shape[1]
         if width % 32 == 1:
             out |= {i for i, n in zip(picked, batch["attention_mask"].sum(1).tolist()) if n < width}
