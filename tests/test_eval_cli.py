@@ -11,13 +11,14 @@ from typer.testing import CliRunner
 
 from neurosym.causal import load_questions
 from neurosym.cli import app
+from neurosym.eval import roc_auc
 from neurosym.eval.report import build_report
 from neurosym.eval.runs import load_target
 from neurosym.model import YesNoHead, apply_lora, tiny_gemma3
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "causal_axioms_formats"
 FILES = sorted(str(p) for p in FIXTURES.iterdir())
-LEVEL_KEYS = {"balanced_accuracy", "mcc", "yes_rate", "collapsed", "accuracy", "recall_yes", "recall_no"}
+LEVEL_KEYS = {"balanced_accuracy", "mcc", "roc_auc", "yes_rate", "collapsed", "accuracy", "recall_yes", "recall_no"}
 runner = CliRunner()
 
 
@@ -73,6 +74,9 @@ def test_tiny_model_end_to_end(tmp_path):
                 "fp": sum(a and not g for g, a in zip(gold, answers)),
                 "tn": sum(not g and not a for g, a in zip(gold, answers))}
     assert data["overall"]["confusion"] == expected
+    p_yes = head.predict([q.premise for q in questions], [q.question for q in questions]).tolist()
+    assert data["overall"]["roc_auc"] == pytest.approx(roc_auc(gold, p_yes))
+    assert data["constrained"]["overall"]["roc_auc"] is None  # joint answers have no score
 
     # predictions.jsonl: the same answers, question by question, in the order of the files.
     records = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
@@ -183,6 +187,8 @@ def test_report_groups_runs_by_config_without_the_seed(tmp_path):
     stats = semantic["overall"]["balanced_accuracy"]
     assert stats["mean"] == pytest.approx(statistics.fmean(runs)) and stats["spread"] == pytest.approx(statistics.stdev(runs))
     assert groups["base"]["overall"]["balanced_accuracy"]["spread"] is None  # a single run
+    assert semantic["overall"]["roc_auc"]["values"][0] == 1.0  # the oracle ranks every Yes above every No
+    assert groups["base"]["overall"]["roc_auc"]["mean"] == 0.5  # always No: every pair a tie
     assert groups["base"]["settings"] == "semantic.enabled=False"
     markdown = (out / "report.md").read_text()
     assert "semantic.enabled=False" in markdown and "1 of 1" in markdown

@@ -1,8 +1,9 @@
 """The collapse monitor: every N steps, dev metrics that accuracy alone cannot fake.
 
-Balanced accuracy, per-class recall, Yes-rate (against the labels' Yes-rate), MCC, and the
-constraint-violation rate: the share of sampled k-node subsets of dev premises on which the
-model's 0/1 answers, with the premise's evidence, satisfy no model of the constraint.
+Balanced accuracy, per-class recall, Yes-rate (against the labels' Yes-rate), MCC, ROC AUC (does
+P(Yes) still rank the questions when the answers have collapsed?), and the constraint-violation
+rate: the share of sampled k-node subsets of dev premises on which the model's 0/1 answers, with
+the premise's evidence, satisfy no model of the constraint.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import random
 from collections.abc import Sequence
 
 from neurosym.causal import Question
-from neurosym.eval import binary_metrics, collapse_verdict
+from neurosym.eval import binary_metrics, collapse_verdict, roc_auc
 from neurosym.model import YesNoHead
 from trainer.config import EvalConfig
 from trainer.semantic import SemanticTerm, prompts
@@ -29,8 +30,10 @@ class CollapseMonitor:
         p_yes = self.head.predict([q.premise for q in self.dev] + subset_premises,
                                   [q.question for q in self.dev] + subset_questions, self.config.batch_size)
         answers = p_yes > 0.5
-        metrics = binary_metrics([q.label == "Yes" for q in self.dev], answers[: len(self.dev)].tolist())
-        report = {**metrics.to_dict(), **collapse_verdict(metrics).to_dict()}
+        gold = [q.label == "Yes" for q in self.dev]
+        metrics = binary_metrics(gold, answers[: len(self.dev)].tolist())
+        report = {**metrics.to_dict(), "roc_auc": roc_auc(gold, p_yes[: len(self.dev)].tolist()),
+                  **collapse_verdict(metrics).to_dict()}
         violated = self.term.violations(answers[len(self.dev):].to(self.head.device), self.subsets)
         report["violation_rate"] = float(violated.float().mean())
         return report

@@ -3,8 +3,9 @@ verdict, constraint consistency, context sensitivity, and side-by-side reports o
 
     metrics = binary_metrics(gold, pred)        # lists of bools, True = Yes
     verdict = collapse_verdict(metrics)         # .collapsed, .reasons
+    auc = roc_auc(gold, p_yes)                  # does P(Yes) still rank the questions?
 """
-from neurosym.eval.metrics import BinaryMetrics, binary_metrics, wilson_interval
+from neurosym.eval.metrics import BinaryMetrics, binary_metrics, roc_auc, wilson_interval
 from neurosym.eval.verdict import Verdict, collapse_verdict
 
-__all__ = ["BinaryMetrics", "Verdict", "binary_metrics", "collapse_verdict", "wilson_interval"]
+__all__ = ["BinaryMetrics", "Verdict", "binary_metrics", "collapse_verdict", "roc_auc", "wilson_interval"]

@@ -3,8 +3,9 @@
 The result is the content of ``eval.json``. Every level — ``overall``, each file (``per_file``),
 each split/family (``per_family``), each graph size (``per_size``, and ``per_size`` inside every
 file and family) — carries the metrics of `BinaryMetrics.to_dict` (``balanced_accuracy``, ``mcc``,
-``yes_rate`` …) and the verdict's ``collapsed``, ``status``, ``reasons``. The gold answer is the
-file's label, or the graph's answer for an unlabeled question.
+``yes_rate`` …), ``roc_auc`` (how well P(Yes) ranks the questions whatever the threshold; None for
+the constrained answers, which have no score) and the verdict's ``collapsed``, ``status``,
+``reasons``. The gold answer is the file's label, or the graph's answer for an unlabeled question.
 
 The overall verdict is strict: it is collapsed when the pooled answers are, or when any file's are
 (a model may answer well on one task and say "No" to everything on another).
@@ -25,7 +26,7 @@ from neurosym.causal import TASKS, Question, load_questions
 from neurosym.errors import DataError
 from neurosym.eval.consistency import check_consistency
 from neurosym.eval.constrained import constrained_answers
-from neurosym.eval.metrics import binary_metrics
+from neurosym.eval.metrics import binary_metrics, roc_auc
 from neurosym.eval.sensitivity import context_sensitivity
 from neurosym.eval.verdict import collapse_verdict
 
@@ -88,35 +89,41 @@ def load_rows(paths: Sequence[str | Path], settings: EvalSettings) -> tuple[list
     return rows, loaded
 
 
-def _entry(rows: Sequence[Row], answers: Sequence[bool]) -> dict:
-    metrics = binary_metrics([r.gold for r in rows], answers)
-    return {**metrics.to_dict(), **collapse_verdict(metrics).to_dict()}
+def _entry(rows: Sequence[Row], answers: Sequence[bool], scores: Sequence[float] | None) -> dict:
+    gold = [r.gold for r in rows]
+    metrics = binary_metrics(gold, answers)
+    auc = None if scores is None else roc_auc(gold, scores)
+    return {**metrics.to_dict(), "roc_auc": auc, **collapse_verdict(metrics).to_dict()}
 
 
-def _grouped(rows: Sequence[Row], answers: Sequence[bool], key) -> dict[str, tuple[list[Row], list[bool]]]:
-    groups: dict[str, tuple[list[Row], list[bool]]] = defaultdict(lambda: ([], []))
-    for row, answer in zip(rows, answers):
-        group = groups[key(row)]
-        group[0].append(row)
-        group[1].append(answer)
+def _grouped(rows: Sequence[Row], key) -> dict[str, list[int]]:
+    """The positions of ``rows`` by ``key(row)``, groups in order of first appearance."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        groups[key(row)].append(i)
     return dict(groups)
 
 
-def _by_size(rows: Sequence[Row], answers: Sequence[bool]) -> dict[str, dict]:
-    groups = _grouped(rows, answers, lambda r: r.question.nodes)
-    return {str(size): _entry(*groups[size]) for size in sorted(groups)}
+def _picked(positions: Sequence[int], *columns: Sequence | None) -> list[list | None]:
+    return [None if column is None else [column[i] for i in positions] for column in columns]
 
 
-def breakdown(rows: Sequence[Row], answers: Sequence[bool]) -> dict:
-    """``overall``, ``per_file``, ``per_family`` and ``per_size`` entries for one set of answers."""
-    levels = {"overall": _entry(rows, answers), "per_file": {}, "per_family": {}, "per_size": _by_size(rows, answers)}
+def _by_size(rows: Sequence[Row], answers: Sequence[bool], scores: Sequence[float] | None) -> dict[str, dict]:
+    groups = _grouped(rows, lambda r: r.question.nodes)
+    return {str(size): _entry(*_picked(groups[size], rows, answers, scores)) for size in sorted(groups)}
+
+
+def breakdown(rows: Sequence[Row], answers: Sequence[bool], scores: Sequence[float] | None) -> dict:
+    """``overall``, ``per_file``, ``per_family`` and ``per_size`` entries for one set of answers;
+    ``scores`` (P(Yes), or None for answers that have none) give each entry's ``roc_auc``."""
+    levels = {"overall": _entry(rows, answers, scores), "per_file": {}, "per_family": {},
+              "per_size": _by_size(rows, answers, scores)}
     for level, key in (("per_file", lambda r: r.file), ("per_family", lambda r: r.family)):
-        groups = _grouped(rows, answers, key)
+        groups = _grouped(rows, key)
         for name in groups if level == "per_file" else sorted(groups):  # files in the order given
-            group_rows, group_answers = groups[name]
-            tasks = sorted({r.question.task for r in group_rows})
-            levels[level][name] = {**_entry(group_rows, group_answers), "tasks": tasks,
-                                   "per_size": _by_size(group_rows, group_answers)}
+            group = _picked(groups[name], rows, answers, scores)
+            tasks = sorted({r.question.task for r in group[0]})
+            levels[level][name] = {**_entry(*group), "tasks": tasks, "per_size": _by_size(*group)}
     overall = levels["overall"]
     bad = [name for name, entry in levels["per_file"].items() if entry["collapsed"]]
     if bad and len(levels["per_file"]) > 1:
@@ -155,13 +162,15 @@ def evaluate(predictor, paths: Sequence[str | Path], settings: EvalSettings = Ev
     started = time.perf_counter()
     p_yes = predictor.predict([r.question.premise for r in rows], [r.question.question for r in rows])
     answers = [p > 0.5 for p in p_yes]
-    result = {"model": predictor.name, "settings": asdict(settings), "files": list(loaded), **breakdown(rows, answers)}
+    result = {"model": predictor.name, "settings": asdict(settings), "files": list(loaded),
+              **breakdown(rows, answers, p_yes)}
     for name, facts in loaded.items():  # a file with no question of the task keeps an empty entry
-        result["per_file"].setdefault(name, {**_entry([], []), "tasks": [], "per_size": {}}).update(facts)
+        result["per_file"].setdefault(name, {**_entry([], [], []), "tasks": [], "per_size": {}}).update(facts)
     consistency, sensitivity = {}, {}
-    for name, (file_rows, file_answers) in _grouped(rows, answers, lambda r: r.file).items():
-        for task, (task_rows, _) in _grouped(file_rows, file_answers, lambda r: r.question.task).items():
-            questions = [r.question for r in task_rows]
+    for name, in_file in _grouped(rows, lambda r: r.file).items():
+        file_rows = [rows[i] for i in in_file]
+        for task, in_task in _grouped(file_rows, lambda r: r.question.task).items():
+            questions = [file_rows[i].question for i in in_task]
             if settings.subsets:
                 report = check_consistency(predictor, questions, circuits[task], settings.subsets, settings.seed)
                 consistency.setdefault(task, []).append(report)
@@ -194,4 +203,4 @@ def _constrained(predictor, rows: Sequence[Row], answers: Sequence[bool], circui
             joint_answers[i] = answer
         joint += found.joint
         prompts += found.prompts
-    return {**breakdown(rows, joint_answers), "answered_jointly": joint, "prompts": prompts}
+    return {**breakdown(rows, joint_answers, None), "answered_jointly": joint, "prompts": prompts}

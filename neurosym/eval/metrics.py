@@ -10,6 +10,10 @@ has no NaN):
   set it is that class's recall), ``None`` on an empty set;
 * MCC is 0 whenever it is undefined (a row or column of the confusion matrix is empty, which
   includes every constant predictor and every one-class label set).
+
+`roc_auc` reads the scores (P(Yes)) instead of the answers: it tells a model whose threshold has
+collapsed (it still ranks Yes questions above No questions, yet answers one word) from one whose
+answers carry no information at all. It is ``None`` when one class is absent from the labels.
 """
 from __future__ import annotations
 
@@ -107,6 +111,27 @@ class BinaryMetrics:
 
 def _listed(interval: tuple[float, float] | None) -> list[float] | None:
     return None if interval is None else list(interval)
+
+
+def roc_auc(gold: Sequence[bool], scores: Sequence[float]) -> float | None:
+    """The area under the ROC curve of ``scores`` against ``gold`` (True = Yes): the chance that a
+    Yes question scores above a No question, ties counting half (Mann–Whitney U over the product of
+    the class sizes, from mid-ranks); None when a class is absent."""
+    if len(gold) != len(scores):
+        raise DataError(f"{len(gold)} gold labels but {len(scores)} scores")
+    positives = sum(map(bool, gold))
+    negatives = len(gold) - positives
+    if not positives or not negatives:
+        return None
+    order = sorted(range(len(scores)), key=scores.__getitem__)
+    rank_sum, start = 0.0, 0
+    while start < len(order):  # one block of tied scores at a time, each at the block's mid-rank
+        end = start
+        while end + 1 < len(order) and scores[order[end + 1]] == scores[order[start]]:
+            end += 1
+        rank_sum += (start + end + 2) / 2 * sum(bool(gold[i]) for i in order[start:end + 1])
+        start = end + 1
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 
 
 def binary_metrics(gold: Sequence[bool], pred: Sequence[bool]) -> BinaryMetrics:

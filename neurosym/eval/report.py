@@ -27,7 +27,7 @@ from trainer.config import TrainConfig
 
 SEED_SUFFIX = re.compile(r"[-_]seed\d+$")
 REPETITION_KEYS = ("seed", "data.seed", "output_dir", "progress", "plots")
-METRICS = ("accuracy", "balanced_accuracy", "mcc", "yes_rate", "label_yes_rate", "recall_yes", "recall_no")
+METRICS = ("accuracy", "balanced_accuracy", "mcc", "roc_auc", "yes_rate", "label_yes_rate", "recall_yes", "recall_no")
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ def _pm(stat: dict) -> str:
     return f"{stat['mean']:.3f}" + ("" if stat["spread"] is None else f" ± {stat['spread']:.3f}")
 
 
-HEADER = ["group", "runs", "collapsed", "accuracy", "balanced acc.", "MCC", "Yes-rate", "label Yes-rate",
+HEADER = ["group", "runs", "collapsed", "accuracy", "balanced acc.", "MCC", "ROC AUC", "Yes-rate", "label Yes-rate",
           "recall Yes", "recall No"]
 
 
