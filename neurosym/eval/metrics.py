@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import groupby
 from dataclasses import dataclass
 
 from neurosym.errors import DataError
@@ -123,14 +124,11 @@ def roc_auc(gold: Sequence[bool], scores: Sequence[float]) -> float | None:
     negatives = len(gold) - positives
     if not positives or not negatives:
         return None
-    order = sorted(range(len(scores)), key=scores.__getitem__)
-    rank_sum, start = 0.0, 0
-    while start < len(order):  # one block of tied scores at a time, each at the block's mid-rank
-        end = start
-        while end + 1 < len(order) and scores[order[end + 1]] == scores[order[start]]:
-            end += 1
-        rank_sum += (start + end + 2) / 2 * sum(bool(gold[i]) for i in order[start:end + 1])
-        start = end + 1
+    rank, rank_sum = 0, 0.0
+    for _, tied in groupby(sorted(zip(scores, map(bool, gold))), key=lambda pair: pair[0]):
+        tied = list(tied)  # one block of equal scores, each at the block's mid-rank
+        rank_sum += (rank + (len(tied) + 1) / 2) * sum(g for _, g in tied)
+        rank += len(tied)
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 
 
