@@ -75,40 +75,6 @@ def test_length_mismatch_is_a_data_error():
         binary_metrics([True, False, True], [True, False])
 
 
-def pairwise_auc(gold, scores) -> float:
-    """The definition: over every (Yes, No) pair, 1 if the Yes question scores higher, ½ on a tie."""
-    yes = [s for g, s in zip(gold, scores) if g]
-    no = [s for g, s in zip(gold, scores) if not g]
-    return sum((a > b) + (a == b) / 2 for a in yes for b in no) / (len(yes) * len(no))
-
-
-def test_roc_auc_by_hand_with_a_tie():
-    # pairs (Yes, No): (0.9, 0.1) 1, (0.9, 0.4) 1, (0.4, 0.1) 1, (0.4, 0.4) ½ → 3.5 / 4
-    assert roc_auc([True, False, True, False], [0.9, 0.1, 0.4, 0.4]) == 0.875
-
-
-@given(st.lists(st.tuples(st.booleans(), st.sampled_from([0.0, 0.2, 0.5, 0.5000001, 0.9, 1.0])), min_size=2, max_size=60))
-def test_roc_auc_is_the_share_of_yes_no_pairs_ranked_right(pairs):
-    gold, scores = [g for g, _ in pairs], [s for _, s in pairs]
-    if all(gold) or not any(gold):
-        assert roc_auc(gold, scores) is None
-    else:
-        assert roc_auc(gold, scores) == pytest.approx(pairwise_auc(gold, scores))
-
-
-def test_roc_auc_tells_a_slid_threshold_from_no_signal():
-    gold = BALANCED
-    ranked_low = [0.3 if g else 0.1 for g in gold]  # every answer No, yet every Yes question ranked higher
-    assert binary_metrics(gold, [p > 0.5 for p in ranked_low]).balanced_accuracy == 0.5
-    assert roc_auc(gold, ranked_low) == 1.0
-    assert roc_auc(gold, [1 - p for p in ranked_low]) == 0.0
-    assert roc_auc(gold, ConstantPredictor(False).predict([""] * 400, [""] * 400)) == 0.5
-    assert abs(roc_auc(gold, CoinPredictor(seed=3).predict([""] * 400, [""] * 400)) - 0.5) < 0.07
-    assert roc_auc([True, True], [0.2, 0.8]) is None and roc_auc([], []) is None
-    with pytest.raises(DataError, match="2 gold labels but 1 scores"):
-        roc_auc([True, False], [0.5])
-
-
 def test_empty_set_has_undefined_rates_and_no_verdict():
     m = binary_metrics([], [])
     d = m.to_dict()
@@ -178,6 +144,40 @@ def test_an_oracle_and_a_good_model_on_an_unbalanced_set_are_not_collapsed():
     leaning = from_counts(tp=70, fn=0, fp=26, tn=4)
     assert leaning.yes_rate == pytest.approx(0.96) and leaning.mcc == pytest.approx(280 / math.sqrt(96 * 4 * 70 * 30))
     assert not collapse_verdict(leaning).collapsed
+
+
+def pairwise_auc(gold, scores) -> float:
+    """The definition: over every (Yes, No) pair, 1 if the Yes question scores higher, ½ on a tie."""
+    yes = [s for g, s in zip(gold, scores) if g]
+    no = [s for g, s in zip(gold, scores) if not g]
+    return sum((a > b) + (a == b) / 2 for a in yes for b in no) / (len(yes) * len(no))
+
+
+def test_roc_auc_by_hand_with_a_tie():
+    # pairs (Yes, No): (0.9, 0.1) 1, (0.9, 0.4) 1, (0.4, 0.1) 1, (0.4, 0.4) ½ → 3.5 / 4
+    assert roc_auc([True, False, True, False], [0.9, 0.1, 0.4, 0.4]) == 0.875
+
+
+@given(st.lists(st.tuples(st.booleans(), st.sampled_from([0.0, 0.2, 0.5, 0.5000001, 0.9, 1.0])), min_size=2, max_size=60))
+def test_roc_auc_is_the_share_of_yes_no_pairs_ranked_right(pairs):
+    gold, scores = [g for g, _ in pairs], [s for _, s in pairs]
+    if all(gold) or not any(gold):
+        assert roc_auc(gold, scores) is None
+    else:
+        assert roc_auc(gold, scores) == pytest.approx(pairwise_auc(gold, scores))
+
+
+def test_roc_auc_tells_a_slid_threshold_from_no_signal():
+    gold = BALANCED
+    ranked_low = [0.3 if g else 0.1 for g in gold]  # every answer No, yet every Yes question ranked higher
+    assert binary_metrics(gold, [p > 0.5 for p in ranked_low]).balanced_accuracy == 0.5
+    assert roc_auc(gold, ranked_low) == 1.0
+    assert roc_auc(gold, [1 - p for p in ranked_low]) == 0.0
+    assert roc_auc(gold, ConstantPredictor(False).predict([""] * 400, [""] * 400)) == 0.5
+    assert abs(roc_auc(gold, CoinPredictor(seed=3).predict([""] * 400, [""] * 400)) - 0.5) < 0.07
+    assert roc_auc([True, True], [0.2, 0.8]) is None and roc_auc([], []) is None
+    with pytest.raises(DataError, match="2 gold labels but 1 scores"):
+        roc_auc([True, False], [0.5])
 
 
 def test_dominant_answer_threshold_is_inclusive_at_95_percent():
