@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 
 from neurosym.causal import Question
-from neurosym.eval import binary_metrics, collapse_verdict, roc_auc
+from neurosym.eval import answer_report
 from neurosym.model import YesNoHead
 from trainer.config import EvalConfig
 from trainer.semantic import SemanticTerm, prompts
@@ -30,10 +30,8 @@ class CollapseMonitor:
         p_yes = self.head.predict([q.premise for q in self.dev] + subset_premises,
                                   [q.question for q in self.dev] + subset_questions, self.config.batch_size)
         answers = p_yes > 0.5
-        gold = [q.label == "Yes" for q in self.dev]
-        metrics = binary_metrics(gold, answers[: len(self.dev)].tolist())
-        report = {**metrics.to_dict(), "roc_auc": roc_auc(gold, p_yes[: len(self.dev)].tolist()),
-                  **collapse_verdict(metrics).to_dict()}
+        report = answer_report([q.label == "Yes" for q in self.dev], answers[: len(self.dev)].tolist(),
+                               p_yes[: len(self.dev)].tolist())
         violated = self.term.violations(answers[len(self.dev):].to(self.head.device), self.subsets)
         report["violation_rate"] = float(violated.float().mean())
         return report

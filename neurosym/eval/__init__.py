@@ -6,6 +6,6 @@ verdict, constraint consistency, context sensitivity, and side-by-side reports o
     auc = roc_auc(gold, p_yes)                  # does P(Yes) still rank the questions?
 """
 from neurosym.eval.metrics import BinaryMetrics, binary_metrics, roc_auc, wilson_interval
-from neurosym.eval.verdict import Verdict, collapse_verdict
+from neurosym.eval.verdict import Verdict, answer_report, collapse_verdict
 
-__all__ = ["BinaryMetrics", "Verdict", "binary_metrics", "collapse_verdict", "roc_auc", "wilson_interval"]
+__all__ = ["BinaryMetrics", "Verdict", "answer_report", "binary_metrics", "collapse_verdict", "roc_auc", "wilson_interval"]

@@ -26,9 +26,8 @@ from neurosym.causal import TASKS, Question, load_questions
 from neurosym.errors import DataError
 from neurosym.eval.consistency import check_consistency
 from neurosym.eval.constrained import constrained_answers
-from neurosym.eval.metrics import binary_metrics, roc_auc
 from neurosym.eval.sensitivity import context_sensitivity
-from neurosym.eval.verdict import collapse_verdict
+from neurosym.eval.verdict import answer_report
 
 MAX_REJECTS_SHOWN = 5
 
@@ -90,10 +89,7 @@ def load_rows(paths: Sequence[str | Path], settings: EvalSettings) -> tuple[list
 
 
 def _entry(rows: Sequence[Row], answers: Sequence[bool], scores: Sequence[float] | None) -> dict:
-    gold = [r.gold for r in rows]
-    metrics = binary_metrics(gold, answers)
-    auc = None if scores is None else roc_auc(gold, scores)
-    return {**metrics.to_dict(), "roc_auc": auc, **collapse_verdict(metrics).to_dict()}
+    return answer_report([r.gold for r in rows], answers, scores)
 
 
 def _grouped(rows: Sequence[Row], key) -> dict[str, list[int]]:
