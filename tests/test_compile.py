@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 
 import numpy as np
 import pytest
+import torch
 
 import neurosym as ns
+from neurosym.compile import build
 from neurosym.compile.compiler import CompileOptions
 from neurosym.ground.formula import evaluate_batch
 from neurosym.ground.grounder import ground
@@ -174,6 +177,44 @@ def test_cache_reuses_unchanged_inputs_and_notices_changes(tmp_path, monkeypatch
     before = sorted(p.name for p in (tmp_path / "c" / "circuits").iterdir())
     ns.compile(TRANSITIVITY, {"Node": 5}, cache=False)
     assert sorted(p.name for p in (tmp_path / "c" / "circuits").iterdir()) == before
+
+
+def test_a_compile_that_missed_the_cache_keeps_the_entry_published_meanwhile(monkeypatch):
+    """A sweep's workers start together, all miss the cache and compile: the first entry published
+    stays in place (others may be reading it) and the later ones take it."""
+    first = ns.compile(TRANSITIVITY, {"Node": 3})
+    first.tensor_circuit()  # tensor.pt joins the entry
+    entry, inode = first.folder, first.folder.stat().st_ino
+    real, looked = build._from_cache, []
+
+    def missed_once(folder):  # the cache looked empty to this process: it checked before `first` was published
+        looked.append(folder)
+        return None if len(looked) == 1 else real(folder)
+
+    monkeypatch.setattr(build, "_from_cache", missed_once)
+    late = ns.compile(TRANSITIVITY, {"Node": 3})
+    assert entry.stat().st_ino == inode and (entry / "tensor.pt").is_file()
+    assert late.folder == entry and late.model_count() == first.model_count()
+    assert [p.name for p in entry.parent.iterdir()] == [entry.name]  # no staging or backup folder left
+
+
+def test_save_without_replace_leaves_an_existing_folder_alone(tmp_path):
+    three = ns.compile(EXACTLY_ONE, {"Class": 3}, cache=False)
+    four = ns.compile(EXACTLY_ONE, {"Class": 4}, cache=False)
+    folder = three.save(tmp_path / "labels")
+    with pytest.raises(FileExistsError):
+        four.save(folder, replace=False)
+    assert ns.load_circuit(folder).model_count() == 3 and four.folder is None
+    assert four.save(folder) == folder and ns.load_circuit(folder).model_count() == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels"]
+
+
+def test_the_tensor_form_is_built_when_its_folder_can_no_longer_take_the_file(tmp_path):
+    folder = ns.compile(EXACTLY_ONE, {"Class": 3}, cache=False).save(tmp_path / "labels")
+    circuit = ns.load_circuit(folder)
+    shutil.rmtree(folder)  # the cache was cleared while a process held the circuit
+    assert len(circuit) == 3
+    assert circuit.log_prob(torch.full((1, 3), 0.5)).exp().item() == pytest.approx(3 * 0.5**3)
 
 
 def test_included_theory_compiles_like_the_merged_text(tmp_path):

@@ -70,6 +70,7 @@ class SweepOutcome:
     status: str
     seconds: float = 0.0
     summary: dict = field(default_factory=dict)
+    error: str = ""  # a failed run's exception, kept in sweep.log after a rerun clears its failed.txt
 
 
 def run_sweep(runs: Sequence[SweepRun], root: Path, evaluation: SweepEval, workers: int = 1,
@@ -95,10 +96,11 @@ def _job(job) -> SweepOutcome:
     torch.backends.cuda.matmul.allow_tf32 = True  # evaluation's float32 matmuls; training runs in bf16 autocast
     run, root, evaluation, deadline = job
     outcome = run_one(run, root, evaluation, deadline)
+    failure = {"error": outcome.error} if outcome.error else {}
     with (root / "sweep.log").open("a", encoding="utf-8") as log:
         log.write(json.dumps({"run": outcome.name, "status": outcome.status, "seconds": round(outcome.seconds, 1),
-                              **outcome.summary}) + "\n")
-    print(f"[sweep] {outcome.name}: {outcome.status} in {outcome.seconds:.0f} s {outcome.summary}", flush=True)
+                              **outcome.summary, **failure}) + "\n")
+    print(f"[sweep] {outcome.name}: {outcome.status} in {outcome.seconds:.0f} s {outcome.summary or outcome.error}", flush=True)
     return outcome
 
 
@@ -121,10 +123,11 @@ def run_one(run: SweepRun, root: Path, evaluation: SweepEval, deadline: float | 
         elif not (folder / "final" / "neurosym.json").is_file():
             train(config, resume=True)
         evaluate_folder(model, folder / "eval", evaluation, config.data.task)
-    except Exception:  # one broken run must not end the sweep: its traceback is kept beside it
+    except Exception as error:  # one broken run must not end the sweep: its traceback is kept beside it
         folder.mkdir(parents=True, exist_ok=True)
         (folder / FAILURE).write_text(traceback.format_exc(), encoding="utf-8")
-        return SweepOutcome(run.name, folder, "failed", time.perf_counter() - started)
+        message = " ".join(f"{type(error).__name__}: {error}".split())  # one line, hint included
+        return SweepOutcome(run.name, folder, "failed", time.perf_counter() - started, error=message)
     (folder / FAILURE).unlink(missing_ok=True)
     return SweepOutcome(run.name, folder, "done", time.perf_counter() - started, _summary(folder / EVAL_RESULT))
 

@@ -8,6 +8,8 @@ files against the manifest.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -105,7 +107,7 @@ class Circuit:
         """The layered tensor form of the SDD (built once, cached in the artifact folder).
 
         The cached file is derived data: one that is stale (an older tensor format) or damaged is
-        rebuilt from the SDD and replaced, never trusted."""
+        rebuilt from the SDD and replaced, never trusted; one that cannot be written is skipped."""
         if self._tensor is None:
             from neurosym.tensor import TensorCircuit
 
@@ -118,7 +120,8 @@ class Circuit:
             if self._tensor is None:
                 self._tensor = TensorCircuit.from_sdd(self.root, len(self.variables))
                 if cached is not None:
-                    _atomic_write(cached, self._tensor.save)
+                    with contextlib.suppress(OSError):  # a read-only folder: the tensor form stays in memory
+                        _atomic_write(cached, self._tensor.save)
         return self._tensor
 
     def log_prob(self, probs=None, *, logits=None, mask=None):
@@ -130,8 +133,11 @@ class Circuit:
         return self.tensor_circuit().mpe(probs, logits=logits, mask=mask)
 
     # -- files ---------------------------------------------------------------------------------
-    def save(self, folder: str | Path) -> Path:
-        """Write the artifact to ``folder`` atomically (a half-written folder never appears)."""
+    def save(self, folder: str | Path, *, replace: bool = True) -> Path:
+        """Write the artifact to ``folder`` atomically (a half-written folder never appears).
+
+        An existing ``folder`` is replaced; with ``replace=False`` it is left as it is and
+        `FileExistsError` raised, also when another process publishes it while this one writes."""
         folder = Path(folder)
         try:
             folder.parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +150,9 @@ class Circuit:
             self.manager.save(str(staging / SDD_FILE).encode(), self.root)
             manifest = dict(self.manifest, files={f: _sha256(staging / f) for f in (SDD_FILE, VTREE_FILE)})
             (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-            if folder.exists():
+            if not replace:
+                _publish(staging, folder)
+            elif folder.exists():
                 backup = folder.with_name(f".{folder.name}.old")
                 shutil.rmtree(backup, ignore_errors=True)
                 folder.rename(backup)
@@ -152,6 +160,8 @@ class Circuit:
                 shutil.rmtree(backup, ignore_errors=True)
             else:
                 staging.rename(folder)
+        except FileExistsError:
+            raise
         except OSError as error:
             raise ArtifactError(f"cannot write the artifact folder {folder}: {error.strerror or error}") from None
         finally:
@@ -267,11 +277,6 @@ def model_count(root: SddNode, var_count: int) -> int:
     return int(root.global_model_count()) >> (root.manager.var_count() - var_count)
 
 
-def cache_root() -> Path:
-    """``$NEUROSYM_CACHE`` or ``~/.cache/neurosym``."""
-    return Path(os.environ.get("NEUROSYM_CACHE") or Path.home() / ".cache" / "neurosym")
-
-
 def versions() -> dict[str, str]:
     out = {}
     for package in ("neurosym", "pysdd", "lark", "torch"):
@@ -298,6 +303,18 @@ def _evaluate(node: SddNode, assignment: Sequence, memo: dict) -> bool:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _publish(staging: Path, folder: Path) -> None:
+    """Rename ``staging`` to ``folder`` unless ``folder`` exists: `FileExistsError` then."""
+    if folder.exists():
+        raise FileExistsError(errno.EEXIST, "already published", str(folder))
+    try:
+        staging.rename(folder)
+    except OSError as error:  # another process renamed its folder there first
+        if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            raise FileExistsError(errno.EEXIST, "already published", str(folder)) from None
+        raise
 
 
 def _atomic_write(path: Path, write) -> None:

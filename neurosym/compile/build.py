@@ -9,13 +9,14 @@ import hashlib
 import json
 from pathlib import Path
 
-from neurosym.compile.artifact import FORMAT_VERSION, Circuit, cache_root, load_circuit, model_count, versions
+from neurosym.compile.artifact import FORMAT_VERSION, Circuit, load_circuit, model_count, versions
 from neurosym.compile.compiler import CompileOptions, compile_ground, constraint_figures, options_from
 from neurosym.errors import ArtifactError, CompilationError
 from neurosym.ground.domains import DomainSpec
 from neurosym.ground.grounder import ground
 from neurosym.lang.parser import parse_file
 from neurosym.lang.syntax import Theory
+from neurosym.resources import cache_dir
 
 
 def compile(  # noqa: A001 - the public name users asked for: ns.compile(theory, domains=...)
@@ -40,12 +41,12 @@ def compile(  # noqa: A001 - the public name users asked for: ns.compile(theory,
     options = options or options_from(option_fields)
     spec = _canonical_domains(domains)
     digest = source_hash(theory, spec, options)
-    cached_folder = cache_root() / "circuits" / f"{theory.name}-{digest[:16]}"
+    cached_folder = cache_dir() / "circuits" / f"{theory.name}-{digest[:16]}"
     circuit = _from_cache(cached_folder) if cache else None
     if circuit is None:
         circuit = _compile_fresh(theory, spec, options, digest)
         if cache:
-            circuit.save(cached_folder)
+            circuit = _store(circuit, cached_folder)
     if output is not None:
         circuit.save(output)
     return circuit
@@ -68,6 +69,20 @@ def _from_cache(folder: Path) -> Circuit | None:
         return load_circuit(folder)
     except ArtifactError:
         return None  # a damaged cache entry is rebuilt and overwritten
+
+
+def _store(circuit: Circuit, folder: Path) -> Circuit:
+    """Put a fresh compile into the cache. Processes that missed the cache together (a sweep's
+    workers starting at once) all compile; the first to publish wins and the others load its
+    entry, so a complete entry is never swapped out under a reader. A damaged one is replaced."""
+    try:
+        circuit.save(folder, replace=False)
+    except FileExistsError:
+        published = _from_cache(folder)
+        if published is not None:
+            return published
+        circuit.save(folder)
+    return circuit
 
 
 def _compile_fresh(theory: Theory, spec: dict, options: CompileOptions, digest: str) -> Circuit:

@@ -24,6 +24,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from neurosym.errors import DataError
 from neurosym.model.prompts import GEMMA_CHAT_TEMPLATE
+from neurosym.resources import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,6 @@ _STALE_TEMP_S = 3600  # a temp folder this old belongs to a conversion that was 
 _TOKENIZER_PROBE = "Given the following causal relationships:\nA causes B.\nDoes A cause xQ3? Yes No"
 ATTENTIONS = ("auto", "eager", "sdpa")
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def cache_dir() -> Path:
-    """Root of neurosym's cache: ``$NEUROSYM_CACHE``, else ``~/.cache/neurosym``."""
-    return Path(os.environ.get("NEUROSYM_CACHE") or Path.home() / ".cache" / "neurosym").expanduser()
 
 
 def load_model(
