@@ -9,16 +9,18 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from neurosym.causal import load_questions
+from neurosym.causal import load_questions, write_eval_splits
 from neurosym.cli import app
-from neurosym.eval import roc_auc
+from neurosym.eval import premise_auc, roc_auc
+from neurosym.eval.evaluate import EvalSettings, breakdown, load_rows
 from neurosym.eval.report import build_report
 from neurosym.eval.runs import load_target
 from neurosym.model import YesNoHead, apply_lora, tiny_gemma3
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "causal_axioms_formats"
 FILES = sorted(str(p) for p in FIXTURES.iterdir())
-LEVEL_KEYS = {"balanced_accuracy", "mcc", "roc_auc", "yes_rate", "collapsed", "accuracy", "recall_yes", "recall_no"}
+LEVEL_KEYS = {"balanced_accuracy", "mcc", "roc_auc", "premise_auc", "yes_rate", "collapsed", "accuracy", "recall_yes",
+              "recall_no"}
 runner = CliRunner()
 
 
@@ -43,6 +45,21 @@ def every_level(result: dict, section: dict | None = None):
             yield f"{level}/{name}", entry
             for size, nested in entry.get("per_size", {}).items():
                 yield f"{level}/{name}/{size}", nested
+
+
+def test_premise_auc_pairs_the_questions_of_each_premise_of_each_file(tmp_path):
+    files = write_eval_splits(tmp_path, per_size=2, seed=3, tasks=("transitivity",))["transitivity"][:2]
+    rows, _ = load_rows(files, EvalSettings())  # each premise: one Yes and one No question
+    first = [r.file == str(files[0]) for r in rows]
+    # the first file's scores follow the answer, the second's the premise alone
+    scores = [(0.9 if r.gold else 0.1) if f else len(r.question.premise) / 1000 for r, f in zip(rows, first)]
+    levels = breakdown(rows, [s > 0.5 for s in scores], scores)
+    assert levels["per_file"][str(files[0])]["premise_auc"] == 1.0
+    assert levels["per_file"][str(files[1])]["premise_auc"] == 0.5
+    assert levels["overall"]["premise_auc"] == pytest.approx(
+        premise_auc([r.gold for r in rows], scores, [(r.file, r.question.premise) for r in rows]))
+    assert levels["overall"]["premise_auc"] == pytest.approx(0.75)  # as many premises in both files
+    assert breakdown(rows, [s > 0.5 for s in scores], None)["overall"]["premise_auc"] is None
 
 
 def test_tiny_model_end_to_end(tmp_path):
@@ -77,6 +94,7 @@ def test_tiny_model_end_to_end(tmp_path):
     p_yes = head.predict([q.premise for q in questions], [q.question for q in questions]).tolist()
     assert data["overall"]["roc_auc"] == pytest.approx(roc_auc(gold, p_yes))
     assert data["constrained"]["overall"]["roc_auc"] is None  # joint answers have no score
+    assert data["overall"]["premise_auc"] is None  # the first 3 questions of each file are all Yes
 
     # predictions.jsonl: the same answers, question by question, in the order of the files.
     records = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]

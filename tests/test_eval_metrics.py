@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from neurosym.errors import DataError
-from neurosym.eval import binary_metrics, collapse_verdict, roc_auc, wilson_interval
+from neurosym.eval import binary_metrics, collapse_verdict, premise_auc, roc_auc, wilson_interval
 from neurosym.eval.predictors import CoinPredictor, ConstantPredictor
 
 MONITOR_KEYS = {"accuracy", "balanced_accuracy", "mcc", "yes_rate", "label_yes_rate", "recall_yes", "recall_no"}
@@ -165,6 +165,36 @@ def test_roc_auc_is_the_share_of_yes_no_pairs_ranked_right(pairs):
         assert roc_auc(gold, scores) is None
     else:
         assert roc_auc(gold, scores) == pytest.approx(pairwise_auc(gold, scores))
+
+
+def test_premise_auc_by_hand():
+    # premise a: (Yes 0.9, No 0.6) 1, (Yes 0.5, No 0.6) 0; premise b: (Yes 0.2, No 0.2) ½; premise c has no No question
+    gold = [True, True, False, True, False, True]
+    scores = [0.9, 0.5, 0.6, 0.2, 0.2, 0.99]
+    premises = ["a", "a", "a", "b", "b", "c"]
+    assert premise_auc(gold, scores, premises) == 0.5  # (1 + 0 + ½) / 3 pairs
+    assert roc_auc(gold, scores) == 5.5 / 8  # across premises the same answers rank 5½ of 8 pairs right
+    assert premise_auc([True, False], [0.3, 0.7], ["a", "b"]) is None  # no premise with both answers
+    with pytest.raises(DataError, match="2 gold labels, 2 scores and 1 premises"):
+        premise_auc([True, False], [0.5, 0.5], ["a"])
+
+
+@given(st.lists(st.tuples(st.booleans(), st.sampled_from([0.0, 0.2, 0.5, 0.9]), st.sampled_from("abc")), max_size=40))
+def test_premise_auc_is_the_share_of_pairs_within_a_premise_ranked_right(rows):
+    pairs = [(yes[1] > no[1]) + (yes[1] == no[1]) / 2 for yes in rows if yes[0] for no in rows
+             if not no[0] and no[2] == yes[2]]
+    result = premise_auc(*zip(*rows)) if rows else premise_auc([], [], [])
+    assert result == (pytest.approx(sum(pairs) / len(pairs)) if pairs else None)
+
+
+def test_premise_auc_sees_a_model_that_reads_only_the_premise():
+    # P(Yes) set by the premise alone: it ranks well across premises whose questions lean one way,
+    # and not at all within a premise
+    gold = [True, True, False, False, True, False, False, False]
+    premises = ["a", "a", "a", "a", "b", "b", "b", "b"]
+    by_premise = [0.8 if p == "a" else 0.2 for p in premises]
+    assert roc_auc(gold, by_premise) == pytest.approx(9.5 / 15)
+    assert premise_auc(gold, by_premise, premises) == 0.5
 
 
 def test_roc_auc_tells_a_slid_threshold_from_no_signal():

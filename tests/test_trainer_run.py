@@ -79,8 +79,8 @@ def test_a_run_writes_its_folder(tmp_path):
     for report in dev:
         assert report["n"] == 16 and report["label_yes_rate"] == 0.5
         assert 0 <= report["violation_rate"] <= 1 and isinstance(report["collapsed"], bool)
-        for key in ("balanced_accuracy", "mcc", "yes_rate", "recall_yes", "recall_no"):
-            assert report[key] is not None
+        for key in ("balanced_accuracy", "mcc", "yes_rate", "recall_yes", "recall_no", "roc_auc", "premise_auc"):
+            assert report[key] is not None  # premise_auc: the generated dev premises carry a Yes and a No question
     assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["step-0000004.pt"]
     manifest = json.loads((folder / "final" / "neurosym.json").read_text())
     assert manifest["base_model"] == "tiny" and manifest["lora"] is True and manifest["answer_tokens"] == ["Yes", "No"]

@@ -31,7 +31,7 @@ class CollapseMonitor:
                                   [q.question for q in self.dev] + subset_questions, self.config.batch_size)
         answers = p_yes > 0.5
         report = answer_report([q.label == "Yes" for q in self.dev], answers[: len(self.dev)].tolist(),
-                               p_yes[: len(self.dev)].tolist())
+                               p_yes[: len(self.dev)].tolist(), [q.premise for q in self.dev])
         violated = self.term.violations(answers[len(self.dev):].to(self.head.device), self.subsets)
         report["violation_rate"] = float(violated.float().mean())
         return report

@@ -10,7 +10,7 @@ from rich.table import Table
 from neurosym.errors import DataError
 
 ROWS = [("accuracy", "accuracy"), ("balanced accuracy", "balanced_accuracy"), ("MCC", "mcc"), ("ROC AUC", "roc_auc"),
-        ("recall Yes", "recall_yes"), ("recall No", "recall_no"), ("predicted Yes-rate", "yes_rate"),
+        ("ROC AUC within premises", "premise_auc"), ("recall Yes", "recall_yes"), ("recall No", "recall_no"), ("predicted Yes-rate", "yes_rate"),
         ("label Yes-rate", "label_yes_rate"), ("constraint violations", "violation_rate")]
 
 

@@ -3,9 +3,9 @@
 The result is the content of ``eval.json``. Every level — ``overall``, each file (``per_file``),
 each split/family (``per_family``), each graph size (``per_size``, and ``per_size`` inside every
 file and family) — carries the metrics of `BinaryMetrics.to_dict` (``balanced_accuracy``, ``mcc``,
-``yes_rate`` …), ``roc_auc`` (how well P(Yes) ranks the questions whatever the threshold; None for
-the constrained answers, which have no score) and the verdict's ``collapsed``, ``status``,
-``reasons``. The gold answer is the file's label, or the graph's answer for an unlabeled question.
+``yes_rate`` …), ``roc_auc`` (how well P(Yes) ranks the questions whatever the threshold) and
+``premise_auc`` (the same within each premise of a file; both None for the constrained answers,
+which have no score) and the verdict's ``collapsed``, ``status``, ``reasons``. The gold answer is the file's label, or the graph's answer for an unlabeled question.
 
 The overall verdict is strict: it is collapsed when the pooled answers are, or when any file's are
 (a model may answer well on one task and say "No" to everything on another).
@@ -89,7 +89,7 @@ def load_rows(paths: Sequence[str | Path], settings: EvalSettings) -> tuple[list
 
 
 def _entry(rows: Sequence[Row], answers: Sequence[bool], scores: Sequence[float] | None) -> dict:
-    return answer_report([r.gold for r in rows], answers, scores)
+    return answer_report([r.gold for r in rows], answers, scores, [(r.file, r.question.premise) for r in rows])
 
 
 def _grouped(rows: Sequence[Row], key) -> dict[str, list[int]]:

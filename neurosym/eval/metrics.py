@@ -14,11 +14,14 @@ has no NaN):
 `roc_auc` reads the scores (P(Yes)) instead of the answers: it tells a model whose threshold has
 collapsed (it still ranks Yes questions above No questions, yet answers one word) from one whose
 answers carry no information at all. It is ``None`` when one class is absent from the labels.
+`premise_auc` is the same with the premise held fixed: it asks whether the model reads the
+question, not just the premise. It is ``None`` when no premise has questions of both classes.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -130,6 +133,26 @@ def roc_auc(gold: Sequence[bool], scores: Sequence[float]) -> float | None:
         rank_sum += (rank + (len(tied) + 1) / 2) * sum(g for _, g in tied)
         rank += len(tied)
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def premise_auc(gold: Sequence[bool], scores: Sequence[float], premises: Sequence[Hashable]) -> float | None:
+    """`roc_auc` within premises: over every (Yes, No) pair of questions about the same premise,
+    the chance that the Yes question scores higher, ties counting half. A model whose P(Yes)
+    depends on the premise alone scores 0.5, whatever its `roc_auc` across premises; None when
+    no premise has questions of both classes."""
+    if not len(gold) == len(scores) == len(premises):
+        raise DataError(f"{len(gold)} gold labels, {len(scores)} scores and {len(premises)} premises")
+    groups: dict[Hashable, list[tuple[bool, float]]] = defaultdict(list)
+    for label, score, premise in zip(gold, scores, premises):
+        groups[premise].append((bool(label), score))
+    ranked = pairs = 0.0
+    for members in groups.values():
+        labels, group_scores = zip(*members)
+        auc = roc_auc(labels, group_scores)
+        if auc is not None:
+            n = sum(labels) * (len(labels) - sum(labels))
+            ranked, pairs = ranked + auc * n, pairs + n
+    return ranked / pairs if pairs else None
 
 
 def binary_metrics(gold: Sequence[bool], pred: Sequence[bool]) -> BinaryMetrics:

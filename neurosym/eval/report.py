@@ -27,7 +27,8 @@ from trainer.config import TrainConfig
 
 SEED_SUFFIX = re.compile(r"[-_]seed\d+$")
 REPETITION_KEYS = ("seed", "data.seed", "output_dir", "progress", "plots")
-METRICS = ("accuracy", "balanced_accuracy", "mcc", "roc_auc", "yes_rate", "label_yes_rate", "recall_yes", "recall_no")
+METRICS = ("accuracy", "balanced_accuracy", "mcc", "roc_auc", "premise_auc", "yes_rate", "label_yes_rate", "recall_yes",
+           "recall_no")
 
 
 @dataclass(frozen=True)
@@ -209,8 +210,8 @@ def _pm(stat: dict) -> str:
     return f"{stat['mean']:.3f}" + ("" if stat["spread"] is None else f" ± {stat['spread']:.3f}")
 
 
-HEADER = ["group", "runs", "collapsed", "accuracy", "balanced acc.", "MCC", "ROC AUC", "Yes-rate", "label Yes-rate",
-          "recall Yes", "recall No"]
+HEADER = ["group", "runs", "collapsed", "accuracy", "balanced acc.", "MCC", "ROC AUC", "AUC within premises", "Yes-rate",
+          "label Yes-rate", "recall Yes", "recall No"]
 
 
 def group_row(name: str, stats: dict) -> list[str]:

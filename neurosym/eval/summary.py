@@ -13,7 +13,8 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-COLUMNS = ("n", "accuracy", "balanced acc.", "MCC", "ROC AUC", "Yes-rate (labels)", "recall Yes", "recall No", "verdict")
+COLUMNS = ("n", "accuracy", "balanced acc.", "MCC", "ROC AUC", "within premises", "Yes-rate (labels)", "recall Yes",
+           "recall No", "verdict")
 
 
 def _num(value, digits: int = 3) -> str:
@@ -29,7 +30,7 @@ def metric_row(name: str, entry: dict, intervals: bool = True) -> list[str]:
     """One line of a metrics table: name, then `COLUMNS` (Wilson intervals in brackets)."""
     shown = _interval if intervals else lambda entry, key: ""
     return [name, str(entry["n"]), _num(entry["accuracy"]) + shown(entry, "accuracy"),
-            _num(entry["balanced_accuracy"]), _num(entry["mcc"]), _num(entry["roc_auc"]),
+            _num(entry["balanced_accuracy"]), _num(entry["mcc"]), _num(entry["roc_auc"]), _num(entry["premise_auc"]),
             f"{_num(entry['yes_rate'], 2)} ({_num(entry['label_yes_rate'], 2)})",
             _num(entry["recall_yes"]) + shown(entry, "recall_yes"),
             _num(entry["recall_no"]) + shown(entry, "recall_no"), entry["status"]]

@@ -13,10 +13,10 @@ and a model that reasons correctly score the same).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
-from neurosym.eval.metrics import BinaryMetrics, binary_metrics, roc_auc
+from neurosym.eval.metrics import BinaryMetrics, binary_metrics, premise_auc, roc_auc
 
 DOMINANT_SHARE = 0.95  # rule 1: one answer covers at least this share of the predictions …
 BALANCED_BAND = (0.4, 0.6)  # … on a set whose label Yes-rate lies in this band
@@ -64,10 +64,12 @@ def collapse_verdict(metrics: BinaryMetrics) -> Verdict:
     return Verdict(bool(reasons), reasons, notes)
 
 
-def answer_report(gold: Sequence[bool], answers: Sequence[bool], scores: Sequence[float] | None) -> dict:
+def answer_report(gold: Sequence[bool], answers: Sequence[bool], scores: Sequence[float] | None,
+                  premises: Sequence[Hashable] | None = None) -> dict:
     """One set of answers judged, as every level of eval.json and every dev check carries it: the
-    metrics of `BinaryMetrics.to_dict`, ``roc_auc`` of ``scores`` (None without scores) and the
-    verdict."""
+    metrics of `BinaryMetrics.to_dict`, ``roc_auc`` of ``scores`` and ``premise_auc`` of ``scores``
+    grouped by ``premises`` (None without them), and the verdict."""
     metrics = binary_metrics(gold, answers)
     auc = None if scores is None else roc_auc(gold, scores)
-    return {**metrics.to_dict(), "roc_auc": auc, **collapse_verdict(metrics).to_dict()}
+    within = None if scores is None or premises is None else premise_auc(gold, scores, premises)
+    return {**metrics.to_dict(), "roc_auc": auc, "premise_auc": within, **collapse_verdict(metrics).to_dict()}
