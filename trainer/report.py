@@ -10,8 +10,9 @@ from rich.table import Table
 from neurosym.errors import DataError
 
 ROWS = [("accuracy", "accuracy"), ("balanced accuracy", "balanced_accuracy"), ("MCC", "mcc"), ("ROC AUC", "roc_auc"),
-        ("ROC AUC within premises", "premise_auc"), ("recall Yes", "recall_yes"), ("recall No", "recall_no"), ("predicted Yes-rate", "yes_rate"),
-        ("label Yes-rate", "label_yes_rate"), ("constraint violations", "violation_rate")]
+        ("ROC AUC within premises", "premise_auc"), ("recall Yes", "recall_yes"), ("recall No", "recall_no"),
+        ("predicted Yes-rate", "yes_rate"), ("label Yes-rate", "label_yes_rate"),
+        ("constraint violations", "violation_rate")]
 
 
 def final_dev(folder: Path) -> dict:

@@ -100,7 +100,8 @@ def _job(job) -> SweepOutcome:
     with (root / "sweep.log").open("a", encoding="utf-8") as log:
         log.write(json.dumps({"run": outcome.name, "status": outcome.status, "seconds": round(outcome.seconds, 1),
                               **outcome.summary, **failure}) + "\n")
-    print(f"[sweep] {outcome.name}: {outcome.status} in {outcome.seconds:.0f} s {outcome.summary or outcome.error}", flush=True)
+    detail = outcome.summary or outcome.error
+    print(f"[sweep] {outcome.name}: {outcome.status} in {outcome.seconds:.0f} s {detail}", flush=True)
     return outcome
 
 

@@ -3,9 +3,10 @@
 The result is the content of ``eval.json``. Every level — ``overall``, each file (``per_file``),
 each split/family (``per_family``), each graph size (``per_size``, and ``per_size`` inside every
 file and family) — carries the metrics of `BinaryMetrics.to_dict` (``balanced_accuracy``, ``mcc``,
-``yes_rate`` …), ``roc_auc`` (how well P(Yes) ranks the questions whatever the threshold) and
+``yes_rate`` …), ``roc_auc`` (how well P(Yes) ranks the questions whatever the threshold),
 ``premise_auc`` (the same within each premise of a file; both None for the constrained answers,
-which have no score) and the verdict's ``collapsed``, ``status``, ``reasons``. The gold answer is the file's label, or the graph's answer for an unlabeled question.
+which have no score) and the verdict's ``collapsed``, ``status``, ``reasons``. The gold answer is
+the file's label, or the graph's answer for an unlabeled question.
 
 The overall verdict is strict: it is collapsed when the pooled answers are, or when any file's are
 (a model may answer well on one task and say "No" to everything on another).

@@ -210,8 +210,8 @@ def _pm(stat: dict) -> str:
     return f"{stat['mean']:.3f}" + ("" if stat["spread"] is None else f" ± {stat['spread']:.3f}")
 
 
-HEADER = ["group", "runs", "collapsed", "accuracy", "balanced acc.", "MCC", "ROC AUC", "AUC within premises", "Yes-rate",
-          "label Yes-rate", "recall Yes", "recall No"]
+HEADER = ["group", "runs", "collapsed", "accuracy", "balanced acc.", "MCC", "ROC AUC", "AUC within premises",
+          "Yes-rate", "label Yes-rate", "recall Yes", "recall No"]
 
 
 def group_row(name: str, stats: dict) -> list[str]:
