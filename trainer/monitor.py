@@ -27,11 +27,12 @@ class CollapseMonitor:
     def evaluate(self) -> dict:
         """The dev report: metrics, violation rate, and the collapse verdict with its reasons."""
         subset_premises, subset_questions = prompts(self.subsets)
-        p_yes = self.head.predict([q.premise for q in self.dev] + subset_premises,
-                                  [q.question for q in self.dev] + subset_questions, self.config.batch_size)
+        premises = [q.premise for q in self.dev]
+        p_yes = self.head.predict(premises + subset_premises, [q.question for q in self.dev] + subset_questions,
+                                  self.config.batch_size)
         answers = p_yes > 0.5
         report = answer_report([q.label == "Yes" for q in self.dev], answers[: len(self.dev)].tolist(),
-                               p_yes[: len(self.dev)].tolist(), [q.premise for q in self.dev])
+                               p_yes[: len(self.dev)].tolist(), premises)
         violated = self.term.violations(answers[len(self.dev):].to(self.head.device), self.subsets)
         report["violation_rate"] = float(violated.float().mean())
         return report

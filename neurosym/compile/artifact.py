@@ -23,6 +23,7 @@ from pathlib import Path
 from pysdd.sdd import SddManager, SddNode, Vtree
 
 from neurosym.errors import ArtifactError
+from neurosym.resources import publish_folder
 
 FORMAT_VERSION = 1
 SDD_FILE, VTREE_FILE, MANIFEST_FILE, TENSOR_FILE = "circuit.sdd", "circuit.vtree", "manifest.json", "tensor.pt"
@@ -151,7 +152,8 @@ class Circuit:
             manifest = dict(self.manifest, files={f: _sha256(staging / f) for f in (SDD_FILE, VTREE_FILE)})
             (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
             if not replace:
-                _publish(staging, folder)
+                if not publish_folder(staging, folder):
+                    raise FileExistsError(errno.EEXIST, "already published", str(folder))
             elif folder.exists():
                 backup = folder.with_name(f".{folder.name}.old")
                 shutil.rmtree(backup, ignore_errors=True)
@@ -303,18 +305,6 @@ def _evaluate(node: SddNode, assignment: Sequence, memo: dict) -> bool:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _publish(staging: Path, folder: Path) -> None:
-    """Rename ``staging`` to ``folder`` unless ``folder`` exists: `FileExistsError` then."""
-    if folder.exists():
-        raise FileExistsError(errno.EEXIST, "already published", str(folder))
-    try:
-        staging.rename(folder)
-    except OSError as error:  # another process renamed its folder there first
-        if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
-            raise FileExistsError(errno.EEXIST, "already published", str(folder)) from None
-        raise
 
 
 def _atomic_write(path: Path, write) -> None:

@@ -10,7 +10,6 @@ import contextlib
 import importlib.util
 import json
 import logging
-import os
 import shutil
 import struct
 import tempfile
@@ -24,7 +23,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from neurosym.errors import DataError
 from neurosym.model.prompts import GEMMA_CHAT_TEMPLATE
-from neurosym.resources import cache_dir
+from neurosym.resources import cache_dir, publish_folder
 
 log = logging.getLogger(__name__)
 
@@ -277,10 +276,6 @@ def atomic_folder(final: Path) -> Iterator[Path]:
     work.chmod(0o755)  # mkdtemp makes it private; the finished folder should look like any other
     try:
         yield work
-        try:
-            os.rename(work, final)
-        except OSError:
-            if not final.is_dir():
-                raise
+        publish_folder(work, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
