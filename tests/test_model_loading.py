@@ -17,9 +17,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Gemma3ForCausalLM
 
 from neurosym.errors import DataError
 from neurosym.model import GEMMA_ALIAS, YesNoHead, convert_gguf, load_model, save_tiny_gemma3, tiny_gemma3
-from neurosym.model.loading import MANIFEST, atomic_folder, cache_dir, check_saved_tokenizer
+from neurosym.model.loading import MANIFEST, atomic_folder, check_saved_tokenizer
 from neurosym.model.prompts import GEMMA_CHAT_TEMPLATE
 from neurosym.model.tiny import tiny_gemma3_config
+from neurosym.resources import cache_dir
 
 gguf = pytest.importorskip("gguf")
 

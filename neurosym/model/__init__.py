@@ -15,7 +15,7 @@ from neurosym.model.head import (
     p_yes,
     p_yes_from_logits,
 )
-from neurosym.model.loading import GEMMA_ALIAS, TINY_ALIAS, cache_dir, convert_gguf, gemma3_270m_folder, load_model
+from neurosym.model.loading import GEMMA_ALIAS, TINY_ALIAS, convert_gguf, gemma3_270m_folder, load_model
 from neurosym.model.lora import apply_lora, count_parameters, prepare_full_finetune
 from neurosym.model.prompts import (
     DEFAULT_TEMPLATE,
@@ -38,7 +38,6 @@ __all__ = [
     "answer_logits",
     "answer_tokens",
     "apply_lora",
-    "cache_dir",
     "convert_gguf",
     "count_parameters",
     "encode_prompts",
