@@ -3,8 +3,9 @@
 The runs of experiments/collapse.py again with cross-entropy + λ(t) · exact semantic loss:
 (a) the paper's linear λ 0.05 → 0.30, (b) the adaptive schedule (λ multiplied up while the dev
 Yes-rate drifts from the labels' or violations rise, down again when they recover), (c) a constant
-λ = 0.30; all three with the k = 3 template in both settings, and the linear schedule with k = 4, 5
-in the paper's setting. d-separation stops at k = 4: its k = 5 template does not compile in
+λ = 0.30, (d) the adaptive schedule "guarded": a Yes-rate drift raises λ only when the semantic term
+pulls against it (`semantic.lam.yes_drift=against_pull`); all four with the k = 3 template in both
+settings, and the linear schedule with k = 4, 5 in the paper's setting. d-separation stops at k = 4: its k = 5 template does not compile in
 reasonable time (docs/compiler.md).
 
     python experiments/semantic.py --size gpu --out results/gpu/semantic
@@ -21,7 +22,9 @@ from trainer.sweep import SweepRun, SweepSize, load_sizes, sweep_main
 HERE = Path(__file__).resolve().parent
 SCHEDULES = {"linear": ("semantic.lam.schedule=linear", "semantic.lam.start=0.05", "semantic.lam.end=0.30"),
              "adaptive": ("semantic.lam.schedule=adaptive", "semantic.lam.start=0.05"),
-             "constant": ("semantic.lam.schedule=constant", "semantic.lam.start=0.30")}
+             "constant": ("semantic.lam.schedule=constant", "semantic.lam.start=0.30"),
+             "guarded": ("semantic.lam.schedule=adaptive", "semantic.lam.start=0.05",
+                         "semantic.lam.yes_drift=against_pull")}
 TEMPLATE_SIZES = {"transitivity": (3, 4, 5), "dseparation": (3, 4)}
 
 

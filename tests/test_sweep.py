@@ -80,8 +80,10 @@ def test_the_experiment_scripts_build_their_grids_from_the_presets(tmp_path):
     collapse, semantic = experiment_scripts()
     sizes = load_sizes(EXPERIMENTS / "sizes.yaml")
     grid = semantic.runs(sizes["gpu"])
-    assert len({r.name for r in grid}) == len(grid) == sizes["gpu"].seeds * (8 + 7)
-    assert {"strong-transitivity-adaptive-k3-seed0", "strong-dseparation-constant-k3-seed2"} <= {r.name for r in grid}
+    # per task and seed: 2 settings × 4 schedules, then k = 4 (and 5 on transitivity)
+    assert len({r.name for r in grid}) == len(grid) == sizes["gpu"].seeds * (2 * (2 * 4 + 1) + 1)
+    assert {"strong-transitivity-adaptive-k3-seed0", "strong-dseparation-constant-k3-seed2",
+            "paper-dseparation-guarded-k3-seed1"} <= {r.name for r in grid}
     assert not any("dseparation" in r.name and "k5" in r.name for r in grid)
     names = [r.name for r in collapse.runs(sizes["cpu"])]
     assert names[:2] == ["untuned-transitivity", "untuned-dseparation"]

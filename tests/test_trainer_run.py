@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import random
 
@@ -79,6 +80,7 @@ def test_a_run_writes_its_folder(tmp_path):
     for report in dev:
         assert report["n"] == 16 and report["label_yes_rate"] == 0.5
         assert 0 <= report["violation_rate"] <= 1 and isinstance(report["collapsed"], bool)
+        assert math.isfinite(report["semantic_pull"])
         for key in ("balanced_accuracy", "mcc", "yes_rate", "recall_yes", "recall_no", "roc_auc", "premise_auc"):
             assert report[key] is not None  # premise_auc: the generated dev premises carry a Yes and a No question
     assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["step-0000004.pt"]
@@ -231,6 +233,28 @@ def test_violations_flag_exactly_the_inconsistent_answer_sets(tiny_batch):
     has_edge = torch.tensor([any(sample.evidence[i] for i in sample.evidence
                                  if term.circuit.variables[i].startswith("edge")) for _, sample in asked])
     assert torch.equal(all_no, has_edge)  # "No" to everything breaks edge(x,y) → causes(x,y) iff an edge is seen
+
+
+def test_pull_is_the_mean_downhill_slope_and_points_away_from_a_rejected_collapse(tiny_batch):
+    _, term, _, asked = tiny_batch
+    n = sum(len(s.queries) for _, s in asked)
+    for value in (-6.0, 0.0, 6.0):
+        z, h = torch.full((n,), value, dtype=torch.float64), 1e-4
+        slope = (term(z + h, asked)[0] - term(z - h, asked)[0]).item() / (2 * h)
+        assert term.pull(z, asked) == pytest.approx(-slope / n, rel=1e-4, abs=1e-9)
+    assert term.pull(torch.full((n,), 6.0), asked) < 0  # always-Yes breaks asymmetry on every subset
+    assert term.pull(torch.full((n,), -6.0), asked) > 0  # always-No breaks edge(x,y) → causes(x,y)
+
+
+def test_dseparation_term_pulls_undecided_beliefs_toward_no():
+    """Most atoms of a d-separation subset are not d-separated, and the template knows it: at
+    P(Yes) = 0.5 the term alone lowers P(Yes), which is why the adaptive rule can ask `against_pull`."""
+    config = load_config(None, ["data.task=dseparation", "semantic.k=3"])
+    term = SemanticTerm.compile(config.semantic, "dseparation")
+    asked = term.sample(generate("dseparation", "train", 48, seed=0), random.Random(0), max_queries=2)
+    truth = torch.cat([sample.targets() for _, sample in asked])
+    assert truth.mean() < 0.3
+    assert term.pull(torch.zeros(len(truth)), asked) < 0
 
 
 def test_demo_quick_prints_both_reports(tmp_path):

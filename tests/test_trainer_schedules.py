@@ -57,6 +57,22 @@ def test_adaptive_raises_on_drift_and_decays_on_recovery():
     assert restored(50) == schedule(50) and restored.last_violation == schedule.last_violation
 
 
+def test_against_pull_raises_only_when_the_term_pulls_back():
+    config = LambdaConfig(schedule="adaptive", start=0.1, up=2.0, down=0.5, max=1.0, yes_drift="against_pull")
+    schedule = LambdaSchedule(config, total_steps=100)
+    schedule.observe(yes_rate=0.1, label_yes_rate=0.5, violation_rate=0.5, pull=0.02)  # No-drift, pulled to Yes
+    assert schedule(10) == pytest.approx(0.2)
+    schedule.observe(yes_rate=0.0, label_yes_rate=0.5, violation_rate=0.5, pull=-0.02)  # pulled further to No
+    assert schedule(20) == pytest.approx(0.1)
+    schedule.observe(yes_rate=0.9, label_yes_rate=0.5, violation_rate=0.5, pull=-0.02)  # Yes-drift, pulled to No
+    assert schedule(30) == pytest.approx(0.2)
+    schedule.observe(yes_rate=0.5, label_yes_rate=0.5, violation_rate=0.7, pull=-0.02)  # violations rose
+    assert schedule(40) == pytest.approx(0.4)
+    any_drift = LambdaSchedule(config.model_copy(update={"yes_drift": "any"}), total_steps=100)
+    any_drift.observe(yes_rate=0.0, label_yes_rate=0.5, violation_rate=0.5, pull=-0.02)
+    assert any_drift(10) == pytest.approx(0.2)  # the rule up to now: any drift raises λ
+
+
 def test_fixed_schedules_ignore_dev_figures():
     schedule = LambdaSchedule(LambdaConfig(schedule="linear"), 11)
     before = [schedule(s) for s in range(11)]

@@ -77,6 +77,9 @@ class LambdaConfig(_Section):
     max: float = Field(2.0, gt=0)
     yes_rate_band: float = Field(0.15, gt=0, lt=0.5)  # drift: |dev Yes-rate − label Yes-rate| > band
     violation_rise: float = Field(0.05, ge=0)  # drift: violation rate rose by more than this
+    # "any": a Yes-rate outside the band is drift; "against_pull": only when the semantic term, at the
+    # dev beliefs, pulls the Yes-rate back toward the labels' (more λ would deepen the drift otherwise)
+    yes_drift: Literal["any", "against_pull"] = "any"
 
 
 class SemanticConfig(_Section):

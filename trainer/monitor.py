@@ -3,12 +3,15 @@
 Balanced accuracy, per-class recall, Yes-rate (against the labels' Yes-rate), MCC, ROC AUC (does
 P(Yes) still rank the questions when the answers have collapsed?), and the constraint-violation
 rate: the share of sampled k-node subsets of dev premises on which the model's 0/1 answers, with
-the premise's evidence, satisfy no model of the constraint.
+the premise's evidence, satisfy no model of the constraint. The semantic term's pull on the same
+subsets (which way it alone would move P(Yes)) steers the adaptive λ schedule.
 """
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+
+import torch
 
 from neurosym.causal import Question
 from neurosym.eval import answer_report
@@ -33,6 +36,8 @@ class CollapseMonitor:
         answers = p_yes > 0.5
         report = answer_report([q.label == "Yes" for q in self.dev], answers[: len(self.dev)].tolist(),
                                p_yes[: len(self.dev)].tolist(), premises)
-        violated = self.term.violations(answers[len(self.dev):].to(self.head.device), self.subsets)
+        subset_p = p_yes[len(self.dev):].to(self.head.device)
+        violated = self.term.violations(subset_p > 0.5, self.subsets)
         report["violation_rate"] = float(violated.float().mean())
+        report["semantic_pull"] = self.term.pull(torch.logit(subset_p.double(), eps=1e-6), self.subsets)
         return report

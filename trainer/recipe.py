@@ -119,7 +119,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
 
         if (step + 1) % config.eval.interval == 0 or step + 1 == steps:
             report = monitor.evaluate()
-            lam.observe(report["yes_rate"], report["label_yes_rate"], report["violation_rate"])
+            lam.observe(report["yes_rate"], report["label_yes_rate"], report["violation_rate"], report["semantic_pull"])
             if best is not None:
                 best.offer(step + 1, report["balanced_accuracy"], head)
             record["dev"] = report

@@ -6,7 +6,9 @@ cosine), ``warmup_hold`` (linear from 0 to ``end`` over ``warmup_steps``, then h
 
 - drift = the dev Yes-rate moved more than ``yes_rate_band`` away from the dev labels' Yes-rate
   (toward always-Yes or always-No), or the constraint-violation rate rose by more than
-  ``violation_rise`` since the previous evaluation;
+  ``violation_rise`` since the previous evaluation; with ``yes_drift: against_pull`` a Yes-rate
+  drift counts only when the semantic term pulls the other way (a template whose queries are
+  mostly No, d-separation's, pulls toward No, and more λ would push a No-drift further);
 - on drift λ ← min(λ · up, max); when neither holds, λ ← max(λ · down, start).
 """
 from __future__ import annotations
@@ -40,12 +42,17 @@ class LambdaSchedule:
             return c.end * min(1.0, step / c.warmup_steps) if c.warmup_steps else c.end
         return self.value
 
-    def observe(self, yes_rate: float, label_yes_rate: float, violation_rate: float | None) -> None:
-        """Feed the collapse monitor's dev figures to the adaptive schedule (others ignore them)."""
+    def observe(self, yes_rate: float, label_yes_rate: float, violation_rate: float | None,
+                pull: float | None = None) -> None:
+        """Feed the collapse monitor's dev figures to the adaptive schedule (others ignore them);
+        ``pull`` is the semantic term's pull on P(Yes) at the dev beliefs (`SemanticTerm.pull`)."""
         if self.config.schedule != "adaptive":
             return
         c = self.config
-        drift = abs(yes_rate - label_yes_rate) > c.yes_rate_band
+        lean = yes_rate - label_yes_rate
+        drift = abs(lean) > c.yes_rate_band
+        if c.yes_drift == "against_pull" and pull is not None:
+            drift &= pull * lean < 0
         if violation_rate is not None and self.last_violation is not None:
             drift |= violation_rate - self.last_violation > c.violation_rise
         if violation_rate is not None:

@@ -59,6 +59,15 @@ class SemanticTerm:
         mean = nll[possible].mean() if bool(possible.any()) else z.sum() * 0.0
         return mean, int((~possible).sum())
 
+    def pull(self, z: torch.Tensor, asked: Sequence[Asked]) -> float:
+        """Which way the semantic term moves the answers at logits ``z``: the mean of −∂loss/∂z over
+        the asked atoms; above 0 a gradient step on the term alone raises P(Yes), below 0 lowers it."""
+        z = z.detach().float().requires_grad_(True)
+        with torch.enable_grad():
+            loss, _ = self(z, asked)
+            (grad,) = torch.autograd.grad(loss, z, allow_unused=True)
+        return 0.0 if grad is None or len(z) == 0 else float(-grad.mean())
+
     def violations(self, answers: torch.Tensor, asked: Sequence[Asked]) -> torch.Tensor:
         """[subsets] bool: the 0/1 ``answers`` (with the evidence) satisfy no model of the constraint."""
         logits, mask = self.circuit_inputs(torch.where(answers.bool(), math.inf, -math.inf), asked)
