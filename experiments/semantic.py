@@ -5,8 +5,8 @@ The runs of experiments/collapse.py again with cross-entropy + λ(t) · exact se
 Yes-rate drifts from the labels' or violations rise, down again when they recover), (c) a constant
 λ = 0.30, (d) the adaptive schedule "guarded": a Yes-rate drift raises λ only when the semantic term
 pulls against it (`semantic.lam.yes_drift=against_pull`); all four with the k = 3 template in both
-settings, and the linear schedule with k = 4, 5 in the paper's setting. d-separation stops at k = 4: its k = 5 template does not compile in
-reasonable time (docs/compiler.md).
+settings, and the linear schedule with k = 4, 5 in the paper's setting. d-separation stops at
+k = 4: its k = 5 template does not compile in reasonable time (docs/compiler.md).
 
     python experiments/semantic.py --size gpu --out results/gpu/semantic
     python experiments/semantic.py --size cpu --out results/cpu/semantic --only linear-k3
