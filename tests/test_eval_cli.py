@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from neurosym.causal import load_questions, write_eval_splits
 from neurosym.cli import app
 from neurosym.eval import premise_auc, roc_auc
-from neurosym.eval.evaluate import EvalSettings, breakdown, load_rows
+from neurosym.eval.evaluate import EvalSettings, breakdown, load_rows, predictions
 from neurosym.eval.report import build_report
 from neurosym.eval.runs import load_target
 from neurosym.model import YesNoHead, apply_lora, tiny_gemma3
@@ -62,6 +62,17 @@ def test_premise_auc_pairs_the_questions_of_each_premise_of_each_file(tmp_path):
     assert breakdown(rows, [s > 0.5 for s in scores], None)["overall"]["premise_auc"] is None
 
 
+def test_predictions_keep_the_scores_the_evaluation_ranked(tmp_path):
+    """Near-certain answers that six decimals would tie keep their order in predictions.jsonl."""
+    files = write_eval_splits(tmp_path, per_size=2, seed=3, tasks=("transitivity",))["transitivity"][:1]
+    rows, _ = load_rows(files, EvalSettings())
+    scores = [2e-7 if r.gold else 1e-7 for r in rows]  # every answer No, every Yes question ranked first
+    records = predictions(rows, scores, [False] * len(rows))
+    recomputed = premise_auc([r["gold"] == "Yes" for r in records], [r["p_yes"] for r in records],
+                             [(r.file, r.question.premise) for r in rows])
+    assert recomputed == breakdown(rows, [False] * len(rows), scores)["overall"]["premise_auc"] == 1.0
+
+
 def test_tiny_model_end_to_end(tmp_path):
     out = tmp_path / "eval"
     # `--data a b c d` as a shell glob expands it: the files after the first are extra arguments
@@ -102,6 +113,7 @@ def test_tiny_model_end_to_end(tmp_path):
     assert [r["question"] for r in records] == [q.question for q in questions]
     assert [r["answer"] == "Yes" for r in records] == answers and [r["gold"] == "Yes" for r in records] == gold
     assert all((r["p_yes"] > 0.5) == (r["answer"] == "Yes") for r in records)
+    assert roc_auc([r["gold"] == "Yes" for r in records], [r["p_yes"] for r in records]) == data["overall"]["roc_auc"]
     assert "predictions" not in data
 
 

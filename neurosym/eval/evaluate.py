@@ -131,14 +131,15 @@ def breakdown(rows: Sequence[Row], answers: Sequence[bool], scores: Sequence[flo
 
 
 def predictions(rows: Sequence[Row], p_yes: Sequence[float], answers: Sequence[bool]) -> list[dict]:
-    """One record per question, in the order evaluated; ``index`` counts the questions kept from its file."""
+    """One record per question, in the order evaluated; ``index`` counts the questions kept from its file.
+    ``p_yes`` is kept unrounded, so that the scores recomputed from these records equal eval.json's."""
     seen: dict[str, int] = defaultdict(int)
     records = []
     for row, p, answer in zip(rows, p_yes, answers):
         q = row.question
         records.append({"file": row.file, "index": seen[row.file], "task": q.task, "family": row.family,
                          "nodes": q.nodes, "question": q.question, "gold": "Yes" if row.gold else "No",
-                         "p_yes": round(float(p), 6), "answer": "Yes" if answer else "No"})
+                         "p_yes": float(p), "answer": "Yes" if answer else "No"})
         seen[row.file] += 1
     return records
 
