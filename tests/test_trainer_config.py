@@ -34,6 +34,17 @@ def test_bad_keys_and_values_exit_1_naming_the_dotted_key(tmp_path, yaml_text, o
     assert "Traceback" not in result.output
 
 
+def test_each_problem_names_its_source_the_file_or_the_set_item(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("optim:\n  lr: -1\n", encoding="utf-8")
+    result = _train_cli(str(config), "--set", "semantic.k=abc", "--set", "nosuch.key=1")
+    assert result.exit_code == 1
+    assert f"{config}: optim.lr:" in result.output
+    assert "--set semantic.k=abc: semantic.k:" in result.output
+    assert "--set nosuch.key=1: nosuch: unknown key" in result.output
+    assert f"{config}: semantic.k" not in result.output
+
+
 def test_yaml_syntax_error_names_line_and_column(tmp_path):
     config = tmp_path / "broken.yaml"
     config.write_text("optim:\n  lr: [1, 2\n", encoding="utf-8")

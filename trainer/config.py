@@ -139,26 +139,34 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConf
             raise DataError(f"{path}{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
         if not isinstance(raw, dict):
             raise DataError(f"{path}: a config must be a mapping of sections, got {type(raw).__name__}")
+    set_by: dict[tuple[str, ...], str] = {}  # the --set item each overridden key came from, for errors
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise DataError(f"--set expects key=value (e.g. optim.lr=1e-4), got {item!r}")
-        _assign(raw, key.strip().split("."), yaml.safe_load(value) if value.strip() else None, item)
+        keys = tuple(k.strip() for k in key.split("."))
+        _assign(raw, keys, yaml.safe_load(value) if value.strip() else None, item)
+        set_by[keys] = item
     try:
         return TrainConfig.model_validate(raw)
     except ValidationError as error:
         source = str(path) if path is not None else "config"
-        raise DataError(f"{source}: {'; '.join(_problem(e) for e in error.errors())}") from None
+        raise DataError("; ".join(_problem(e, source, set_by) for e in error.errors())) from None
 
 
-def _problem(error: dict) -> str:
-    key = ".".join(str(p) for p in error["loc"])
+def _problem(error: dict, source: str, set_by: dict[tuple[str, ...], str]) -> str:
+    """One validation error, prefixed by where the bad key or value came from: the file or a --set."""
+    loc = tuple(str(p) for p in error["loc"])
+    for keys, item in set_by.items():
+        if loc[:len(keys)] == keys or (error["type"] == "extra_forbidden" and keys[:len(loc)] == loc):
+            source = f"--set {item}"
+    key = ".".join(loc)
     if error["type"] == "extra_forbidden":
-        return f"{key}: unknown key"
-    return f"{key}: {error['msg']} (got {error['input']!r})"
+        return f"{source}: {key}: unknown key"
+    return f"{source}: {key}: {error['msg']} (got {error['input']!r})"
 
 
-def _assign(raw: dict, keys: list[str], value, item: str) -> None:
+def _assign(raw: dict, keys: tuple[str, ...], value, item: str) -> None:
     node = raw
     for key in keys[:-1]:
         child = node.setdefault(key, {})
