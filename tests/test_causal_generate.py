@@ -159,6 +159,8 @@ def test_stats_reports_rejects_and_disagreements_and_fails_on_unreadable(tmp_pat
     assert "bad.jsonl:2: premise describes a cycle" in result.output.replace("\n", "")
     assert "Does B cause A? labelled Yes, the premise says No" in result.output.replace("\n", " ")
     assert "cannot read" in result.output and "Traceback" not in result.output
+    alone = CliRunner().invoke(app, ["data", "stats", str(tmp_path / "missing.jsonl")])
+    assert alone.exit_code == 1 and "cannot read" in alone.output and "Yes/No" not in alone.output
 
 
 def test_generate_reports_bad_options_without_traceback(tmp_path):

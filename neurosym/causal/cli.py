@@ -57,7 +57,8 @@ def stats(
         except NeurosymError as error:
             errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             failed = True
-    _print_stats(summaries, show)
+    if summaries:  # no empty table when no file could be read
+        _print_stats(summaries, show)
     if failed:
         raise typer.Exit(1)
 
