@@ -179,6 +179,23 @@ def test_cache_reuses_unchanged_inputs_and_notices_changes(tmp_path, monkeypatch
     assert sorted(p.name for p in (tmp_path / "c" / "circuits").iterdir()) == before
 
 
+def test_a_cache_hit_names_the_file_compiled_now(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEUROSYM_CACHE", str(tmp_path / "c"))
+    copies = [tmp_path / name / "transitivity.ns" for name in ("first", "second")]
+    for copy in copies:
+        copy.parent.mkdir()
+        copy.write_text(TRANSITIVITY.read_text())
+    first = ns.compile(copies[0], {"Node": 3})
+    second = ns.compile(copies[1], {"Node": 3}, output=tmp_path / "artifact")
+    assert second.manifest["source_hash"] == first.manifest["source_hash"]  # the same cache entry
+    saved = ns.load_circuit(tmp_path / "artifact")
+    for circuit in (second, saved):
+        assert circuit.manifest["source"] == str(copies[1])
+        assert list(circuit.manifest["sources"]) == [str(copies[1])]
+    assert ns.load_circuit(first.folder).manifest["source"] == str(copies[0])  # the entry itself is left as it was
+    assert saved.ground_theory.names == saved.variables
+
+
 def test_a_compile_that_missed_the_cache_keeps_the_entry_published_meanwhile(monkeypatch):
     """A sweep's workers start together, all miss the cache and compile: the first entry published
     stays in place (others may be reading it) and the later ones take it."""

@@ -47,6 +47,7 @@ def compile(  # noqa: A001 - the public name users asked for: ns.compile(theory,
         circuit = _compile_fresh(theory, spec, options, digest)
         if cache:
             circuit = _store(circuit, cached_folder)
+    _name_sources(circuit, theory)
     if output is not None:
         circuit.save(output)
     return circuit
@@ -69,6 +70,13 @@ def _from_cache(folder: Path) -> Circuit | None:
         return load_circuit(folder)
     except ArtifactError:
         return None  # a damaged cache entry is rebuilt and overwritten
+
+
+def _name_sources(circuit: Circuit, theory: Theory) -> None:
+    """A cache entry may come from the same text at another path (another checkout, a copy): the
+    circuit names the files compiled now, not the ones the entry was first made from."""
+    circuit.manifest = dict(circuit.manifest, source=theory.source,
+                            sources={f: theory.texts[f] for f in theory.files})
 
 
 def _store(circuit: Circuit, folder: Path) -> Circuit:
