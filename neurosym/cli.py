@@ -141,11 +141,17 @@ def train(
     from accelerate import PartialState
 
     from trainer.recipe import train as run_training
-    from trainer.report import final_dev, print_reports
+    from trainer.report import better_earlier_check, final_dev, print_reports
 
     folder = run_training(cfg, resume=resume)
     if PartialState().is_main_process:  # under `accelerate launch` / torchrun, one report
         print_reports({str(folder): final_dev(folder)}, console)
+        better = better_earlier_check(folder)
+        if better is not None:
+            step, report = better
+            console.print(f"hint: the dev check of step {step} was not collapsed (balanced accuracy "
+                          f"{report['balanced_accuracy']:.3f}); --set eval.select=best keeps the weights "
+                          "of the best dev check (docs/trainer.md)", highlight=False)
         console.print(f"run folder: {folder}")
 
 

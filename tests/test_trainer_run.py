@@ -25,7 +25,7 @@ from trainer.checkpoint import BestWeights, load_checkpoint
 from trainer.config import load_config
 from trainer.data import TrainingData
 from trainer.recipe import ask, build_head, losses, train
-from trainer.report import final_dev
+from trainer.report import better_earlier_check, final_dev
 from trainer.schedules import LambdaSchedule
 from trainer.semantic import SemanticTerm
 
@@ -127,6 +127,31 @@ def test_fresh_run_over_an_old_one_or_resume_with_another_config_is_refused(tmp_
         train(tiny(folder, "optim.max_steps=1"))
     with pytest.raises(DataError, match="optim.lr"):
         train(tiny(folder, "optim.max_steps=1", "eval.interval=1", "plots=false", "optim.lr=0.5"), resume=True)
+
+
+def _dev(balanced: float, collapsed: bool) -> dict:
+    return {"balanced_accuracy": balanced, "collapsed": collapsed}
+
+
+@pytest.mark.parametrize("checks, selected, expected", [
+    ({10: _dev(0.7, False), 20: _dev(0.8, False), 30: _dev(0.85, False), 40: _dev(0.5, True)}, None, 30),
+    ({10: _dev(0.8, False), 20: _dev(0.8, False), 30: _dev(0.5, True)}, 30, 10),  # the earlier on a tie
+    ({10: _dev(0.5, True), 20: _dev(0.51, True)}, None, None),  # no check was healthy
+    ({10: _dev(0.6, False), 20: _dev(0.7, False)}, None, None),  # the final model is not collapsed
+    ({10: _dev(0.52, False), 20: _dev(0.55, True)}, None, None),  # the healthy one is no better
+    ({10: _dev(0.8, False), 20: _dev(0.5, True)}, 10, None),  # eval.select=best kept step 10 already
+])
+def test_a_collapsed_final_model_points_to_a_better_earlier_dev_check(tmp_path, checks, selected, expected):
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "ce": 0.7}) + "\n"
+                                                    + json.dumps({"step": s + 1, "ce": 0.7, "dev": d}) + "\n"
+                                                    for s, d in ((s - 1, d) for s, d in checks.items())))
+    if selected is not None:
+        (tmp_path / "final").mkdir()
+        (tmp_path / "final" / "neurosym.json").write_text(json.dumps({"selected_step": selected}))
+    found = better_earlier_check(tmp_path)
+    assert (found and found[0]) == expected
+    if expected is not None:
+        assert found[1] == checks[expected]
 
 
 def test_select_best_keeps_the_weights_of_the_best_dev_check(tmp_path):

@@ -18,14 +18,35 @@ ROWS = [("accuracy", "accuracy"), ("balanced accuracy", "balanced_accuracy"), ("
 def final_dev(folder: Path) -> dict:
     """The dev report of the run's final model: that of the step its weights come from
     (``selected_step`` in ``final/neurosym.json``), else the last one."""
-    path = folder / "metrics.jsonl"
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    checks = _dev_checks(folder)
     manifest = folder / "final" / "neurosym.json"
     selected = json.loads(manifest.read_text(encoding="utf-8")).get("selected_step") if manifest.is_file() else None
-    for record in reversed(records):
-        if "dev" in record and selected in (None, record["step"]):
-            return record["dev"]
-    raise DataError(f"{path} holds no dev evaluation" + (f" at step {selected}" if selected is not None else ""))
+    for step in reversed(checks):
+        if selected in (None, step):
+            return checks[step]
+    raise DataError(f"{folder / 'metrics.jsonl'} holds no dev evaluation"
+                    + (f" at step {selected}" if selected is not None else ""))
+
+
+def better_earlier_check(folder: Path) -> tuple[int, dict] | None:
+    """(step, dev report) of the best dev check that was not collapsed, when the final model's was
+    and that check's balanced accuracy is higher: the weights ``eval.select: best`` would keep."""
+    final = final_dev(folder)
+    if not final["collapsed"]:
+        return None
+    candidates = [(report["balanced_accuracy"], -step, report) for step, report in _dev_checks(folder).items()
+                  if not report["collapsed"] and report["balanced_accuracy"] > final["balanced_accuracy"]]
+    if not candidates:
+        return None
+    _, step, report = max(candidates, key=lambda c: c[:2])
+    return -step, report
+
+
+def _dev_checks(folder: Path) -> dict[int, dict]:
+    """Step -> dev report, in step order, from the run's metrics.jsonl."""
+    path = folder / "metrics.jsonl"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return {record["step"]: record["dev"] for record in records if "dev" in record}
 
 
 def print_reports(reports: dict[str, dict], console: Console, title: str = "final dev collapse report") -> None:
