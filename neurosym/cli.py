@@ -17,7 +17,8 @@ from neurosym.causal.cli import data_app
 from neurosym.terminal import console, friendly
 
 app = typer.Typer(help="Compile logical constraints to SDD circuits and train with the exact semantic loss.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  rich_markup_mode="markdown")  # docstring lines are joined into paragraphs
 def _domains(options: list[str]) -> dict:
     from neurosym.ground.domains import parse_domain_option
 
@@ -161,8 +162,10 @@ def demo(
     quick: Annotated[bool, typer.Option("--quick", help="Use the tiny random model (a minute) instead of Gemma 3 270M.")] = False,
     output_dir: Annotated[Path, typer.Option("--output-dir", help="Where the two runs go.")] = Path("runs/demo"),
 ):
-    """The end-to-end demo: compile, generate data, fine-tune with λ = 0 and with the semantic loss,
-    and print the two runs' collapse reports side by side."""
+    """The end-to-end demo: plain fine-tuning against the semantic loss, side by side.
+
+    Compiles the rules, generates data, fine-tunes with λ = 0 and with the semantic loss (same data
+    and seed) and prints the two runs' collapse reports side by side."""
     from trainer.demo import run_demo
 
     run_demo(output_dir, quick=quick, console=console)
@@ -188,8 +191,10 @@ def eval_(
     seed: Annotated[int, typer.Option(help="Seed of the sampled subsets and edits.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
 ):
-    """Evaluate MODEL on question files: collapse verdict first, then balanced metrics, consistency
-    with the constraints and sensitivity to the premise."""
+    """Evaluate MODEL on question files, its collapse verdict first.
+
+    Then the balanced metrics, the consistency with the constraints and the sensitivity to the
+    premise."""
     from neurosym.eval.evaluate import EvalSettings
     from neurosym.eval.runs import evaluate_model, is_run
     from neurosym.eval.summary import print_result
@@ -214,8 +219,9 @@ def report(
     runs: Annotated[list[Path], typer.Argument(help="Run folders, each evaluated (RUN/eval/eval.json).")],
     output_dir: Annotated[Path, typer.Option(help="Where report.md, report.json and the plots go.")] = Path("report"),
 ):
-    """Several runs side by side: grouped by config minus the seed, mean ± sd over seeds, per split
-    and graph size, with every run's collapse verdict."""
+    """Several evaluated runs side by side, mean ± sd over seeds, with every run's verdict.
+
+    Runs are grouped by their config minus the seed; the figures also per split and graph size."""
     from neurosym.eval.report import print_report, write_report
 
     result, written = write_report(runs, output_dir)
