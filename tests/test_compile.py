@@ -158,6 +158,22 @@ def test_save_load_round_trip(tmp_path):
     assert not loaded.satisfied_by(assignment)
 
 
+@pytest.mark.parametrize("text, meant, not_meant", [
+    ("q and exists x in D: p(x) or r", "q and (exists x in D: (p(x) or r))", "(q and (exists x in D: p(x))) or r"),
+    ("not exists x in D: p(x) or r", "not (exists x in D: (p(x) or r))", "(not (exists x in D: p(x))) or r"),
+    ("q or forall x in D: p(x) and r", "q or (forall x in D: (p(x) and r))", "(q or (forall x in D: p(x))) and r"),
+    ("q <-> exists x in D: p(x) and r", "q <-> (exists x in D: (p(x) and r))", "(q <-> (exists x in D: p(x))) and r"),
+    ("q xor at least 1 x in D: p(x) -> r", "q xor (at least 1 x in D: (p(x) -> r))",
+     "(q xor (at least 1 x in D: p(x))) -> r"),
+])
+def test_a_quantifier_right_of_a_connective_or_not_takes_the_rest_of_the_formula(text, meant, not_meant):
+    def count(formula: str) -> int:
+        source = f"domain D\npredicted p(D)\npredicted q\npredicted r\nconstraint c: {formula}\n"
+        return ns.compile(ns.parse_string(source, name="t.ns"), {"D": 2}, cache=False).model_count()
+
+    assert count(text) == count(meant) != count(not_meant)
+
+
 def test_cache_reuses_unchanged_inputs_and_notices_changes(tmp_path, monkeypatch):
     monkeypatch.setenv("NEUROSYM_CACHE", str(tmp_path / "c"))
     first = ns.compile(TRANSITIVITY, {"Node": 4})
