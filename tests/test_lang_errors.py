@@ -84,6 +84,8 @@ SYNTAX = [
      ConstraintSyntaxError, 5, 18, 4, ["unexpected 'many'", "'least', 'most'"]),
     ("count without a number", HEAD + "constraint c: exactly x in Node: p(x)\n",
      ConstraintSyntaxError, 5, 23, 1, ["unexpected 'x'", "a number"]),
+    ("comparison in a formula", HEAD + "constraint c: forall x, y in Node: p(x) and x != y\n",
+     ConstraintSyntaxError, 5, 47, 2, ["unexpected '!='", "in a `where` filter, not in a formula"]),
     ("unknown declaration kind", "domain Node\nhidden p(Node)\n",
      ConstraintSyntaxError, 2, 1, 6, ["unexpected 'hidden'", "'observed'", "'predicted'"]),
     ("formula missing at end of file", HEAD + "constraint c: forall x in Node:",
@@ -155,6 +157,11 @@ def test_type_errors_point_at_the_offending_name(tmp_path, text, line, column, w
     assert_points_at(error, path, line, column, width)
     for fragment in fragments:
         assert fragment in str(error)
+
+
+def test_a_bad_comparison_inside_a_filter_gets_no_where_hint(tmp_path):
+    error, _ = parse_error(tmp_path, HEAD + "constraint c: forall x, y in Node where x == == y: p(x)\n")
+    assert "unexpected '=='" in str(error) and "filter" not in str(error)
 
 
 def test_a_theory_given_as_a_string_still_shows_its_line():

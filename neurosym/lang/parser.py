@@ -236,7 +236,7 @@ def _syntax_error(error: UnexpectedInput, file: str, text: str) -> ConstraintSyn
             loc = Location(file, line, column, column + max(1, len(str(error.token))), text)
         expected = sorted({_describe_terminal(t) for t in error.accepts or error.expected})
         return ConstraintSyntaxError(f"unexpected {found}; expected one of: {', '.join(expected)}", loc,
-                                     hint=_syntax_hint(text, offset, expected))
+                                     hint=_syntax_hint(text, offset, expected, str(error.token)))
     if isinstance(error, UnexpectedCharacters):
         if error.char == '"':
             return ConstraintSyntaxError('unterminated string: a quoted name must end with " on the same line', loc)
@@ -245,9 +245,13 @@ def _syntax_error(error: UnexpectedInput, file: str, text: str) -> ConstraintSyn
     return ConstraintSyntaxError(f"cannot parse this ({type(error).__name__})", loc)
 
 
-def _syntax_hint(text: str, offset: int | None, expected: list[str]) -> str | None:
-    """Say what probably went wrong: an unclosed bracket, or a misspelt count."""
+def _syntax_hint(text: str, offset: int | None, expected: list[str], found: str) -> str | None:
+    """Say what probably went wrong: an unclosed bracket, a misspelt count, or a comparison of
+    variables inside a formula (it belongs in a `where` filter)."""
     before = text if offset is None else text[:offset]
+    if found in ("==", "!=") and "'->'" in expected:  # after a formula, not inside a filter
+        return ("`==` and `!=` compare bound variables in a `where` filter, not in a formula: "
+                "`forall x, y in D where x != y: ...`")
     if "')'" in expected or "'}'" in expected:
         opened = _unclosed_bracket(before)
         if opened is not None:
