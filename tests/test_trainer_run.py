@@ -213,6 +213,24 @@ def test_unlabeled_premises_feed_only_the_semantic_term(tmp_path):
     assert record["prompts"] == 4 + (4 + 2) * 1  # gold questions, then one query per subset of 4 + 2 premises
 
 
+@pytest.mark.parametrize("text, fragments", [
+    ("domain Node\npredicted foo(Node)\nconstraint c: forall x in Node: foo(x)\n",
+     ["unknown predicted predicate 'foo'", "hint:", "predicted causes, dsep"]),
+    ("domain Node\nobserved edge(Node, Node)\nconstraint c: forall x in Node: not edge(x, x)\n",
+     ["has no predicted atoms"]),
+])
+def test_a_constraints_file_the_sampler_cannot_ground_is_named_before_training(tmp_path, text, fragments):
+    theory = tmp_path / "mine.ns"
+    theory.write_text(text)
+    with pytest.raises(DataError) as caught:
+        train(tiny(tmp_path / "run", f"semantic.constraints={theory}", "optim.max_steps=1"))
+    message = str(caught.value)
+    assert message.startswith(f"{theory}: ")
+    for fragment in fragments:
+        assert fragment in message
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
 @pytest.fixture(scope="module")
 def tiny_batch(tmp_path_factory):
     config = tiny(tmp_path_factory.mktemp("batch"))
