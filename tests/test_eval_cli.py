@@ -304,6 +304,19 @@ def test_report_reads_the_files_of_runs_evaluated_before_digests_were_kept(tmp_p
     assert not build_report(folders)["same_data"]
 
 
+def test_report_takes_the_output_folder_of_a_model_that_is_not_a_run(tmp_path):
+    fake_run(tmp_path / "run", "baseline:oracle", 0, semantic=True)
+    result = invoke("eval", "baseline:always-no", "--data", *FILES, "--output-dir", str(tmp_path / "always-no"),
+                    "--subsets", "2", "--edits", "2")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "report"
+    result = invoke("report", str(tmp_path / "run"), str(tmp_path / "always-no"), "--output-dir", str(out))
+    assert result.exit_code == 0, result.output
+    groups = json.loads((out / "report.json").read_text())["groups"]
+    assert groups["always-no"]["runs"] == [str(tmp_path / "always-no")]
+    assert groups["always-no"]["overall"]["collapsed"] == 1 and groups["run"]["overall"]["collapsed"] == 0
+
+
 def test_report_of_an_unevaluated_run_says_what_to_do(tmp_path):
     (tmp_path / "run").mkdir()
     result = invoke("report", str(tmp_path / "run"), "--output-dir", str(tmp_path / "report"))

@@ -1,8 +1,9 @@
 """Several evaluated runs side by side: λ = 0 against the semantic loss, over seeds.
 
-Each run folder must hold ``eval/eval.json`` (from `neurosym eval RUN`); its ``config.yaml`` and
-``metrics.jsonl`` are read when present; a key the config lacks (a run made before the key
-existed) takes today's default. Runs are grouped by their config without the keys that
+Each run folder must hold ``eval/eval.json`` (from `neurosym eval RUN`), or be a folder that holds
+``eval.json`` itself (`neurosym eval MODEL --output-dir FOLDER`, for a baseline or an untuned
+model); a run's ``config.yaml`` and ``metrics.jsonl`` are read when present; a key the config
+lacks (a run made before the key existed) takes today's default. Runs are grouped by their config without the keys that
 only name a repetition (``seed``, ``data.seed``, ``output_dir``, ``progress``, ``plots``) and the
 keys of a section switched off (``semantic.lam.*`` where ``semantic.enabled`` is false: they change
 nothing); a group is named by its runs' folder name less ``-seedN``, else by the keys whose values
@@ -79,8 +80,11 @@ def _flatten(config: dict, prefix: str = "") -> dict:
 def load_run(folder: str | Path) -> RunResult:
     folder = Path(folder)
     path = folder / "eval" / "eval.json"
+    if not path.is_file() and (folder / "eval.json").is_file():
+        path = folder / "eval.json"  # the --output-dir of a model that is not a run (a baseline, the untuned model)
     if not path.is_file():
-        raise DataError(f"{folder} has no eval/eval.json", hint=f"evaluate it first: neurosym eval {folder} --data FILE")
+        raise DataError(f"{folder} has no eval/eval.json (nor eval.json)",
+                        hint=f"evaluate it first: neurosym eval {folder} --data FILE")
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
