@@ -29,17 +29,12 @@ def final_dev(folder: Path) -> dict:
 
 
 def better_earlier_check(folder: Path) -> tuple[int, dict] | None:
-    """(step, dev report) of the best dev check that was not collapsed, when the final model's was
-    and that check's balanced accuracy is higher: the weights ``eval.select: best`` would keep."""
-    final = final_dev(folder)
-    if not final["collapsed"]:
+    """(step, dev report) of the check ``eval.select: best`` would keep (the highest dev balanced
+    accuracy, the earlier on a tie), when the final model's check is collapsed and that one is not."""
+    if not final_dev(folder)["collapsed"]:
         return None
-    candidates = [(report["balanced_accuracy"], -step, report) for step, report in _dev_checks(folder).items()
-                  if not report["collapsed"] and report["balanced_accuracy"] > final["balanced_accuracy"]]
-    if not candidates:
-        return None
-    _, step, report = max(candidates, key=lambda c: c[:2])
-    return -step, report
+    step, report = max(_dev_checks(folder).items(), key=lambda item: (item[1]["balanced_accuracy"], -item[0]))
+    return None if report["collapsed"] else (step, report)
 
 
 def _dev_checks(folder: Path) -> dict[int, dict]:
