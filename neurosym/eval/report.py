@@ -2,14 +2,14 @@
 
 Each run folder must hold ``eval/eval.json`` (from `neurosym eval RUN`), or be a folder that holds
 ``eval.json`` itself (`neurosym eval MODEL --output-dir FOLDER`, for a baseline or an untuned
-model); a run's ``config.yaml`` and ``metrics.jsonl`` are read when present; a key the config
-lacks (a run made before the key existed) takes today's default. Runs are grouped by their config
-without the keys that only name a repetition (``seed``, ``data.seed``, ``output_dir``,
-``progress``, ``plots``) and the keys of a section switched off (``semantic.lam.*`` where
-``semantic.enabled`` is false: they change nothing); a group is named by its runs' folder name
-less ``-seedN``, else by the keys whose values differ among the groups that have them in effect. Per group every metric is given as the mean and
-the spread (the sample standard deviation; None for a single run) over its runs, overall, per
-split/family and per graph size, with each run's collapse verdict.
+model); a run's ``config.yaml`` and ``metrics.jsonl`` are read when present; a key the config lacks
+(a run made before the key existed) takes today's default. Runs are grouped by their config without
+the keys that only name a repetition (``seed``, ``data.seed``, ``output_dir``, ``progress``,
+``plots``) and the keys of a section switched off (``semantic.lam.*`` where ``semantic.enabled`` is
+false: they change nothing); a group is named by its runs' folder name less ``-seedN``, else by the
+keys whose values differ among the groups that have them in effect. Per group every metric is given
+as the mean and the spread (the sample standard deviation; None for a single run) over its runs,
+overall, per split/family and per graph size, with each run's collapse verdict.
 """
 from __future__ import annotations
 
