@@ -175,3 +175,11 @@ def test_audit_command_prints_the_constraint_table():
     assert result.exit_code == 0, result.output
     for name in ("direct", "transitive", "asymmetric", "(all)"):
         assert name in result.output
+
+
+def test_audit_of_a_theory_the_sampler_cannot_ground_names_its_file(tmp_path):
+    theory = tmp_path / "labels.ns"
+    theory.write_text("domain Node\npredicted label(Node)\nconstraint c: exactly 1 x in Node: label(x)\n")
+    result = CliRunner().invoke(app, ["data", "audit", "--theory", str(theory), "--graphs", "5", "--k", "3"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{theory}: unknown predicted predicate 'label'" in result.output.replace("\n", "")

@@ -16,7 +16,6 @@ import torch
 
 import neurosym as ns
 from neurosym.causal import Question, SubsetSample, SubsetSampler
-from neurosym.causal.sampler import EVIDENCE_PREDICATES, QUESTION_PREDICATES
 from neurosym.errors import DataError
 from neurosym.resources import constraint_path
 from trainer.config import SemanticConfig
@@ -28,15 +27,10 @@ class SemanticTerm:
     """The compiled template, its exact loss and the subset sampler, kept together for a run."""
 
     def __init__(self, circuit, config: SemanticConfig):
-        source = circuit.manifest["source"]
         if not circuit.predicted:
-            raise DataError(f"{source}: theory {circuit.name!r} has no predicted atoms: there is nothing to ask the model")
-        try:
-            self.sampler = SubsetSampler.for_circuit(circuit)
-        except DataError as error:  # the theory does not speak the causal questions' predicates
-            raise DataError(f"{source}: {error}", hint="a semantic.constraints theory speaks of the premises and "
-                            f"questions: observed {', '.join(EVIDENCE_PREDICATES)}; predicted "
-                            f"{', '.join(QUESTION_PREDICATES)} (docs/data.md, \"The subset sampler\")") from None
+            raise DataError(f"{circuit.manifest['source']}: theory {circuit.name!r} has no predicted atoms: "
+                            "there is nothing to ask the model")
+        self.sampler = SubsetSampler.for_circuit(circuit)
         self.circuit = circuit
         self.config = config
         self.loss = ns.SemanticLoss(circuit, on_impossible="ignore")  # counted by the caller instead

@@ -96,7 +96,7 @@ def audit(theory_path: str | Path, graphs: Sequence[nx.DiGraph], ks: Sequence[in
         grounded = ground(theory, {domain: k})
         observed = [i for i, kind in enumerate(grounded.kinds) if kind == "observed"]
         predicted = [i for i, kind in enumerate(grounded.kinds) if kind == "predicted"]
-        truth, owners = subset_assignments(SubsetSampler(grounded.names, observed), graphs, facts)
+        truth, owners = subset_assignments(SubsetSampler(grounded.names, observed, str(theory_path)), graphs, facts)
         report.subsets[k] = len(truth)
         for model in MODELS:
             answered = as_model(truth, predicted, model)

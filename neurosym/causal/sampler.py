@@ -126,7 +126,18 @@ class _Slot:
 class SubsetSampler:
     """Grounds a k-node template (given by its variable names) on subsets of premise graphs."""
 
-    def __init__(self, variables: Sequence[str], observed: Iterable[int] | None = None):
+    def __init__(self, variables: Sequence[str], observed: Iterable[int] | None = None, source: str | None = None):
+        """``source``, the template's constraint file, names it in any error about its variables."""
+        try:
+            self._read(variables, observed)
+        except DataError as error:
+            if source is None:
+                raise
+            raise DataError(f"{source}: {error}", hint="a theory of causal questions speaks of observed "
+                            f"{', '.join(EVIDENCE_PREDICATES)} and predicted {', '.join(QUESTION_PREDICATES)} "
+                            "(docs/data.md, \"The subset sampler\")") from None
+
+    def _read(self, variables: Sequence[str], observed: Iterable[int] | None) -> None:
         atoms = [parse_atom(v) for v in variables]
         self.variables = list(variables)
         self.elements = _elements(atoms)
@@ -151,8 +162,9 @@ class SubsetSampler:
 
     @classmethod
     def for_circuit(cls, circuit) -> "SubsetSampler":
-        """From anything with ``variables`` and ``observed`` (a compiled circuit)."""
-        return cls(circuit.variables, circuit.observed)
+        """From anything with ``variables`` and ``observed`` (a compiled circuit, whose errors name
+        its constraint file)."""
+        return cls(circuit.variables, circuit.observed, getattr(circuit, "manifest", {}).get("source"))
 
     def choose(self, graph: nx.DiGraph, query: Query, rng: random.Random) -> tuple:
         """Up to k nodes, element order random: the query pair, the inner nodes of a shortest path
