@@ -19,21 +19,16 @@ def final_dev(folder: Path) -> dict:
     """The dev report of the run's final model: that of the step its weights come from
     (``selected_step`` in ``final/neurosym.json``), else the last one."""
     checks = _dev_checks(folder)
-    manifest = folder / "final" / "neurosym.json"
-    selected = json.loads(manifest.read_text(encoding="utf-8")).get("selected_step") if manifest.is_file() else None
-    for step in reversed(checks):
-        if selected in (None, step):
-            return checks[step]
-    raise DataError(f"{folder / 'metrics.jsonl'} holds no dev evaluation"
-                    + (f" at step {selected}" if selected is not None else ""))
+    return checks[_final_step(folder, checks)]
 
 
 def better_earlier_check(folder: Path) -> tuple[int, dict] | None:
     """(step, dev report) of the check ``eval.select: best`` would keep (the highest dev balanced
     accuracy, the earlier on a tie), when the final model's check is collapsed and that one is not."""
-    if not final_dev(folder)["collapsed"]:
+    checks = _dev_checks(folder)
+    if not checks[_final_step(folder, checks)]["collapsed"]:
         return None
-    step, report = max(_dev_checks(folder).items(), key=lambda item: (item[1]["balanced_accuracy"], -item[0]))
+    step, report = max(checks.items(), key=lambda item: (item[1]["balanced_accuracy"], -item[0]))
     return None if report["collapsed"] else (step, report)
 
 
@@ -42,6 +37,17 @@ def _dev_checks(folder: Path) -> dict[int, dict]:
     path = folder / "metrics.jsonl"
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     return {record["step"]: record["dev"] for record in records if "dev" in record}
+
+
+def _final_step(folder: Path, checks: dict[int, dict]) -> int:
+    """The step of the final model's dev check: ``selected_step`` in ``final/neurosym.json``, else the last."""
+    manifest = folder / "final" / "neurosym.json"
+    selected = json.loads(manifest.read_text(encoding="utf-8")).get("selected_step") if manifest.is_file() else None
+    step = next(reversed(checks), None) if selected is None else selected
+    if step not in checks:
+        raise DataError(f"{folder / 'metrics.jsonl'} holds no dev evaluation"
+                        + (f" at step {selected}" if selected is not None else ""))
+    return step
 
 
 def print_reports(reports: dict[str, dict], console: Console, title: str = "final dev collapse report") -> None:
