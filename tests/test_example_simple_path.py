@@ -34,6 +34,10 @@ def _evidence(circuit, graph: nx.DiGraph, source: str, target: str, use_prob: fl
     return row
 
 
+def _complete(size: int) -> nx.DiGraph:
+    return nx.complete_graph([f"n{i}" for i in range(size)], create_using=nx.DiGraph)
+
+
 def _random_graph(rng: random.Random, nodes: list[str], density: float) -> nx.DiGraph:
     graph = nx.DiGraph()
     graph.add_nodes_from(nodes)
@@ -61,7 +65,7 @@ def test_models_under_graph_evidence_are_the_simple_paths(size):
 
 def test_a_source_that_is_also_the_target_is_impossible_evidence():
     circuit = ns.compile(SIMPLE_PATH, {"Node": 4})
-    graph = nx.complete_graph([f"n{i}" for i in range(4)], create_using=nx.DiGraph)
+    graph = _complete(4)
     rows = torch.stack([_evidence(circuit, graph, "n1", "n1"), _evidence(circuit, graph, "n1", "n2")])
     with pytest.raises(ImpossibleEvidenceError, match=r"first at index \(0,\)"):
         ns.SemanticLoss(circuit, on_impossible="raise")(rows)
@@ -70,7 +74,7 @@ def test_a_source_that_is_also_the_target_is_impossible_evidence():
 
 def test_semantic_loss_and_mpe_turn_noisy_beliefs_into_a_route():
     circuit = ns.compile(SIMPLE_PATH, {"Node": 5})
-    graph = nx.complete_graph([f"n{i}" for i in range(5)], create_using=nx.DiGraph)
+    graph = _complete(5)
     row = _evidence(circuit, graph, "n0", "n4", use_prob=0.1)
     route = [("n0", "n2"), ("n2", "n1"), ("n1", "n4")]
     believed = {**dict.fromkeys(route, 0.8), ("n3", "n0"): 0.6}  # the route, plus an edge into the source
@@ -89,7 +93,7 @@ def test_semantic_loss_and_mpe_turn_noisy_beliefs_into_a_route():
 @pytest.mark.parametrize("cycle, rule", [(["n1", "n2"], "no_2cycles"), (["n1", "n2", "n3"], "no_3cycles")])
 def test_a_route_with_a_cycle_apart_from_it_breaks_the_cycle_rule(cycle, rule):
     circuit = ns.compile(SIMPLE_PATH, {"Node": 5})
-    graph = nx.complete_graph([f"n{i}" for i in range(5)], create_using=nx.DiGraph)
+    graph = _complete(5)
     assignment = _evidence(circuit, graph, "n0", "n4", use_prob=0.0)
     assignment[circuit.index("use(n0,n4)")] = 1
     assert circuit.satisfied_by(assignment.int().tolist())
@@ -100,7 +104,7 @@ def test_a_route_with_a_cycle_apart_from_it_breaks_the_cycle_rule(cycle, rule):
 
 def test_six_nodes_leave_room_for_a_four_cycle_as_the_file_says():
     circuit = ns.compile(SIMPLE_PATH, {"Node": 6})
-    graph = nx.complete_graph([f"n{i}" for i in range(6)], create_using=nx.DiGraph)
+    graph = _complete(6)
     count = circuit.log_prob(_evidence(circuit, graph, "n0", "n5")[None]).exp() * 2 ** len(circuit.predicted)
     paths = sum(1 for _ in nx.all_simple_paths(graph, "n0", "n5"))
     # the extra models: the direct route n0 -> n5 beside a directed 4-cycle on n1..n4 (3! of them)
