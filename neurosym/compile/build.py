@@ -75,8 +75,12 @@ def _from_cache(folder: Path) -> Circuit | None:
 def _name_sources(circuit: Circuit, theory: Theory) -> None:
     """A cache entry may come from the same text at another path (another checkout, a copy): the
     circuit names the files compiled now, not the ones the entry was first made from."""
-    circuit.manifest = dict(circuit.manifest, source=theory.source,
-                            sources={f: theory.texts[f] for f in theory.files})
+    circuit.manifest = dict(circuit.manifest, **_source_fields(theory))
+
+
+def _source_fields(theory: Theory) -> dict:
+    """The manifest's record of the theory's files: the main one, and every file's text by path."""
+    return {"source": theory.source, "sources": {f: theory.texts[f] for f in theory.files}}
 
 
 def _store(circuit: Circuit, folder: Path) -> Circuit:
@@ -99,9 +103,8 @@ def _compile_fresh(theory: Theory, spec: dict, options: CompileOptions, digest: 
     manifest = {
         "format": FORMAT_VERSION,
         "theory": theory.name,
-        "source": theory.source,
+        **_source_fields(theory),
         "source_hash": digest,
-        "sources": {f: theory.texts[f] for f in theory.files},
         "domain_spec": spec,
         "domains": {name: d.spec() for name, d in grounded.domains.items()},
         "atoms": [{"name": n, "kind": k} for n, k in zip(grounded.names, grounded.kinds)],
