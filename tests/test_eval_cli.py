@@ -211,7 +211,7 @@ def test_report_groups_runs_by_config_without_the_seed(tmp_path):
     groups = report["groups"]
     assert set(groups) == {"base", "semantic.enabled=True"}  # one run: its folder; sl0 + sl1: their settings
     semantic = groups["semantic.enabled=True"]
-    assert semantic["seeds"] == [0, 1] and semantic["overall"]["collapsed"] == 1  # the coin has no signal
+    assert semantic["seeds"] == [0, 1] and semantic["overall"]["flagged"] == 1  # the coin has no signal
     runs = [json.loads((tmp_path / r / "eval" / "eval.json").read_text())["overall"]["balanced_accuracy"]
             for r in ("sl0", "sl1")]
     stats = semantic["overall"]["balanced_accuracy"]
@@ -314,7 +314,7 @@ def test_report_takes_the_output_folder_of_a_model_that_is_not_a_run(tmp_path):
     assert result.exit_code == 0, result.output
     groups = json.loads((out / "report.json").read_text())["groups"]
     assert groups["always-no"]["runs"] == [str(tmp_path / "always-no")]
-    assert groups["always-no"]["overall"]["collapsed"] == 1 and groups["run"]["overall"]["collapsed"] == 0
+    assert groups["always-no"]["overall"]["flagged"] == 1 and groups["run"]["overall"]["flagged"] == 0
 
 
 def test_report_of_an_unevaluated_run_says_what_to_do(tmp_path):

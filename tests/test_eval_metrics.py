@@ -117,6 +117,18 @@ def test_constant_predictors_collapse_on_a_balanced_set(yes):
     assert any(r.startswith("no signal") for r in verdict.reasons)
 
 
+def test_an_inverted_model_is_called_inverted_not_collapsed():
+    """Balanced accuracy 0.1, MCC −0.8: a signal, backwards; flagged, with a reason that says so."""
+    m = from_counts(tp=20, fn=180, fp=180, tn=20)
+    assert m.balanced_accuracy == pytest.approx(0.1) and m.mcc == pytest.approx(-0.8)
+    verdict = collapse_verdict(m)
+    assert verdict.inverted and not verdict.collapsed and verdict.flagged and verdict.status == "inverted"
+    assert verdict.reasons[0].startswith("inverted: MCC -0.800")
+    assert verdict.to_dict()["flagged"] and verdict.to_dict()["status"] == "inverted"
+    slightly_below_chance = collapse_verdict(from_counts(tp=90, fn=110, fp=110, tn=90))  # MCC −0.1
+    assert slightly_below_chance.collapsed and slightly_below_chance.reasons[0].startswith("no signal")
+
+
 def test_the_seed_papers_always_no_model_is_caught_despite_high_accuracy():
     gold = labels(20, 80)  # an 80%-No test set
     m = binary_metrics(gold, [False] * 100)

@@ -90,13 +90,66 @@ def test_impossible_evidence_gives_inf_a_warning_and_zero_gradient(one_of_four):
         ns.SemanticLoss(one_of_four, on_impossible="raise")(logits=z)
 
 
-def test_mask_sums_variables_out(one_of_four):
-    """Masking out classes 2 and 3: the mean over their four values of P(exactly one)."""
-    p = torch.tensor([0.7, 0.2, 0.9, 0.4], dtype=torch.float64)
+def test_mask_quantifies_variables_existentially(one_of_four):
+    """Classes 2 and 3 not asked: exactly one class holds for some value of theirs unless classes 0
+    and 1 both do, so P = 1 − p0·p1, whatever the beliefs at the masked-out places."""
     mask = torch.tensor([True, True, False, False])
-    rest = [torch.tensor([0.7, 0.2, a, b], dtype=torch.float64) for a in (0.0, 1.0) for b in (0.0, 1.0)]
-    expected = -torch.log(torch.stack([exactly_one_probability(r) for r in rest]).mean())
-    torch.testing.assert_close(ns.SemanticLoss(one_of_four)(p, mask=mask), expected, rtol=1e-12, atol=0)
+    for masked_values in ([0.9, 0.4], [0.0, 1.0]):
+        p = torch.tensor([0.7, 0.2, *masked_values], dtype=torch.float64, requires_grad=True)
+        loss = ns.SemanticLoss(one_of_four)(p, mask=mask)
+        torch.testing.assert_close(loss, -torch.log1p(torch.tensor(-0.7 * 0.2, dtype=torch.float64)), rtol=1e-12, atol=0)
+        loss.backward()
+        assert (p.grad[2:] == 0).all() and (p.grad[:2] > 0).all()
+
+
+IMPLICATION = """
+domain Item = {a, c}
+predicted x(Item)
+constraint implies: x(a) -> x(c)
+"""
+
+
+def test_an_unasked_consequence_costs_nothing():
+    """x(a) → x(c) with x(c) not asked: every answer for x(a) extends to a model, so the loss is 0
+    with gradient 0 (a fair coin at x(c) would give −log(1 − p/2) = 0.598 at p = 0.9 and push p down)."""
+    circuit = ns.compile(ns.parse_string(IMPLICATION, "implication.ns"), cache=False)
+    z = torch.tensor([[math.log(9.0), 0.0], [-3.0, 5.0]], dtype=torch.float64, requires_grad=True)
+    loss = ns.SemanticLoss(circuit)(logits=z, mask=torch.tensor([True, False]))
+    assert loss.abs().max() < 1e-12
+    loss.sum().backward()
+    assert (z.grad == 0).all()
+
+
+def test_a_true_answer_set_of_a_chain_is_pulled_toward_itself():
+    """Premise c → S → K → P seen on the subset {S, P, c}: asked causes(S,P) (true: Yes) and
+    causes(S,c) (true: No). Within the subset only the No is forced (c causes S, so S does not cause
+    c): the gradient lowers it and leaves the Yes alone, and the confident truth costs almost
+    nothing. A fair coin at the unasked atoms scored the truth 2.77 nats and pushed the Yes toward No."""
+    circuit = ns.compile(TRANSITIVITY, {"Node": 3}, cache=False)
+    nodes = {"S": "n0", "P": "n1", "c": "n2"}
+    evidence = {f"edge({nodes[a]},{nodes[b]})": 0.0 for a in nodes for b in nodes if a != b}
+    evidence["edge(n2,n0)"] = 1.0  # c causes S; S reaches P only through K, outside the subset
+    asked = ["causes(n0,n1)", "causes(n0,n2)"]
+    mask = torch.zeros(len(circuit.variables), dtype=torch.bool)
+    logits = torch.zeros(len(circuit.variables), dtype=torch.float64)
+    for atom, value in evidence.items():
+        mask[circuit.index(atom)] = True
+        logits[circuit.index(atom)] = math.inf if value else -math.inf
+    for atom, z in zip(asked, (2.0, -2.0)):
+        mask[circuit.index(atom)] = True
+        logits[circuit.index(atom)] = z
+    z = logits.clone().requires_grad_()
+    loss = ns.SemanticLoss(circuit)(logits=z, mask=mask)
+    loss.backward()
+    yes, no = (circuit.index(atom) for atom in asked)
+    assert z.grad[yes] == 0, "nothing in the subset decides causes(S,P): no push either way"
+    assert z.grad[no] > 0, "descending the loss must lower the forced No"
+    confident = logits.clone()
+    confident[yes], confident[no] = 30.0, -30.0
+    assert ns.SemanticLoss(circuit)(logits=confident, mask=mask) < 1e-3
+    wrong = confident.clone()
+    wrong[yes] = -30.0
+    assert ns.SemanticLoss(circuit)(logits=wrong, mask=mask) < 1e-3, "(No, No) is consistent too: S need not reach P"
 
 
 @pytest.mark.parametrize(

@@ -61,11 +61,21 @@ def literal_log_weights(probs, mask, masked):
     return pos, neg
 
 
+def projected_log_count(models, pos, neg, mask=None) -> torch.Tensor:
+    """log Σ over the assignments of the taking-part variables that some values of the masked-out
+    ones complete to a model, of Π their literal weights (``pos``, ``neg``: ``[B, V]`` log-weights)."""
+    rows = []
+    for row in range(len(pos)):
+        keep = mask[row] if mask is not None else torch.ones(models.shape[1], dtype=torch.bool)
+        extendable = torch.unique(models[:, keep], dim=0) if len(models) and keep.any() else models[:1, keep]
+        terms = torch.where(extendable, pos[row, keep], neg[row, keep]).sum(-1)
+        rows.append(torch.logsumexp(terms, 0) if len(terms) else pos.new_tensor(-math.inf))
+    return torch.stack(rows)
+
+
 def brute_log_prob(models, probs, mask=None) -> torch.Tensor:
-    """log Σ over models of Π literal weights; masked-out variables weigh 1/2 on both values."""
-    pos, neg = literal_log_weights(probs, mask, -math.log(2))
-    terms = torch.where(models[None], pos[:, None], neg[:, None]).sum(-1)
-    return torch.logsumexp(terms, -1) if len(models) else torch.full(probs.shape[:1], -math.inf, dtype=probs.dtype)
+    """log P(some values of the masked-out variables complete the others to a model)."""
+    return projected_log_count(models, *literal_log_weights(probs, None, 0.0), mask)
 
 
 def brute_mpe_value(models, probs, mask=None) -> torch.Tensor:
@@ -239,9 +249,7 @@ def test_batches_split_into_chunks_give_the_same_values_and_gradients():
 def brute_log_prob_of_logits(models, logits, mask=None) -> torch.Tensor:
     """Enumeration in log space from log-sigmoid weights: the reference for extreme logits."""
     pos, neg = torch.nn.functional.logsigmoid(logits), torch.nn.functional.logsigmoid(-logits)
-    if mask is not None:
-        pos, neg = pos.masked_fill(~mask, -math.log(2)), neg.masked_fill(~mask, -math.log(2))
-    return torch.logsumexp(torch.where(models[None], pos[:, None], neg[:, None]).sum(-1), -1)
+    return projected_log_count(models, pos, neg, mask)
 
 
 def extreme_logits(dtype) -> tuple[torch.Tensor, torch.Tensor]:

@@ -123,8 +123,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             if best is not None:
                 best.offer(step + 1, report["balanced_accuracy"], head)
             record["dev"] = report
-            if report["collapsed"] and main:
-                progress.warn(f"step {step + 1}: the model looks collapsed on dev — {'; '.join(report['reasons'])}")
+            if report["flagged"] and main:
+                progress.warn(f"step {step + 1}: the model looks {report['status']} on dev — {'; '.join(report['reasons'])}")
         if main:
             with (out / "metrics.jsonl").open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from neurosym.errors import DataError
+from neurosym.eval.verdict import flagged
 
 ROWS = [("accuracy", "accuracy"), ("balanced accuracy", "balanced_accuracy"), ("MCC", "mcc"), ("ROC AUC", "roc_auc"),
         ("ROC AUC within premises", "premise_auc"), ("recall Yes", "recall_yes"), ("recall No", "recall_no"),
@@ -24,12 +25,12 @@ def final_dev(folder: Path) -> dict:
 
 def better_earlier_check(folder: Path) -> tuple[int, dict] | None:
     """(step, dev report) of the check ``eval.select: best`` would keep (the highest dev balanced
-    accuracy, the earlier on a tie), when the final model's check is collapsed and that one is not."""
+    accuracy, the earlier on a tie), when the final model's check is flagged and that one is not."""
     checks = _dev_checks(folder)
-    if not checks[_final_step(folder, checks)]["collapsed"]:
+    if not flagged(checks[_final_step(folder, checks)]):
         return None
     step, report = max(checks.items(), key=lambda item: (item[1]["balanced_accuracy"], -item[0]))
-    return None if report["collapsed"] else (step, report)
+    return None if flagged(report) else (step, report)
 
 
 def _dev_checks(folder: Path) -> dict[int, dict]:
@@ -51,7 +52,7 @@ def _final_step(folder: Path, checks: dict[int, dict]) -> int:
 
 
 def print_reports(reports: dict[str, dict], console: Console, title: str = "final dev collapse report") -> None:
-    """One column per run: the verdict, then the metrics; the reasons of each collapsed run below."""
+    """One column per run: the verdict, then the metrics; the reasons of each flagged run below."""
     table = Table(title=title)
     table.add_column("metric")
     for name in reports:
@@ -61,11 +62,11 @@ def print_reports(reports: dict[str, dict], console: Console, title: str = "fina
         table.add_row(label, *("-" if r.get(key) is None else f"{r[key]:.3f}" for r in reports.values()))
     console.print(table)
     for name, r in reports.items():
-        if r["collapsed"]:
+        if flagged(r):
             console.print(f"[red]{name}[/]: {'; '.join(r['reasons'])}")
 
 
 def _verdict(report: dict) -> str:
-    if report["collapsed"]:
-        return "[red]collapsed[/]"
+    if flagged(report):
+        return f"[red]{report['status']}[/]"
     return "[yellow]undetermined[/]" if report.get("status") == "undetermined" else "[green]not collapsed[/]"

@@ -4,7 +4,7 @@ and the exact −log P(constraint) of each subset.
 The constraint template is compiled once, for k nodes; every premise graph, whatever its size, is
 seen through k-node subsets grounded onto it by the `SubsetSampler`. Observed atoms enter the
 circuit as ±inf logits (0/1 evidence), asked atoms as the model's logit z = logit_yes − logit_no,
-and atoms left unasked are summed out by the mask.
+and atoms left unasked are quantified existentially by the mask (the answers must extend to a model).
 """
 from __future__ import annotations
 

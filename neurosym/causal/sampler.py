@@ -8,8 +8,9 @@ the model, labelled from the full graph. Everything is driven by the circuit's v
 (``pred(arg,…)`` with sets as ``{a,b}``), never by a hard-coded variable order.
 
 A graph with fewer than k nodes leaves some elements unmapped; atoms that mention them are
-neither asked nor observed, and the mask leaves them out (summed out), which is sound because an
-unmapped element behaves like an isolated extra node.
+neither asked nor observed, and the mask leaves them out: they are quantified existentially, so the
+asked answers and the evidence need only extend to some model (a sound theory always has one for
+the true answers, whatever the unmapped elements stand for).
 """
 from __future__ import annotations
 

@@ -111,22 +111,27 @@ class Circuit:
         rebuilt from the SDD and replaced, never trusted; one that cannot be written is skipped."""
         if self._tensor is None:
             from neurosym.tensor import TensorCircuit
+            from neurosym.tensor.layers import layers_from_sdd
+            from neurosym.tensor.projection import Projector
 
+            # masked rows are counted on projections of this SDD; every node this manager keeps is referenced
+            projector = Projector(self.root, len(self.variables), collect_garbage=True)
             cached = self.folder / TENSOR_FILE if self.folder else None
             if cached is not None and cached.is_file():
                 try:
-                    self._tensor = TensorCircuit.load(cached)
+                    self._tensor = TensorCircuit.load(cached, projector)
                 except ArtifactError:
                     pass
             if self._tensor is None:
-                self._tensor = TensorCircuit.from_sdd(self.root, len(self.variables))
+                self._tensor = TensorCircuit(layers_from_sdd(self.root, len(self.variables)), projector)
                 if cached is not None:
                     with contextlib.suppress(OSError):  # a read-only folder: the tensor form stays in memory
                         _atomic_write(cached, self._tensor.save)
         return self._tensor
 
     def log_prob(self, probs=None, *, logits=None, mask=None):
-        """log P(constraint) for independent Bernoulli variables, batched (see `SemanticLoss`)."""
+        """log P(constraint) for independent Bernoulli variables, batched; masked-out variables are
+        quantified existentially (see `TensorCircuit.log_prob`)."""
         return self.tensor_circuit().log_prob(probs, logits=logits, mask=mask)
 
     def mpe(self, probs=None, *, logits=None, mask=None):

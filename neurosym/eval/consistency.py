@@ -2,13 +2,13 @@
 
 On a sampled k-node subset of a premise (`SubsetSampler`), every predicted atom of the compiled
 template is asked and answered 0/1 (P(Yes) > 0.5); observed atoms carry the premise's evidence;
-atoms the subset cannot ground (a graph smaller than k) are unknown and summed out.
+atoms the subset cannot ground (a graph smaller than k) are unknown: any value of theirs will do.
 
 Exact definitions, for a partial assignment ``a`` (evidence + answers, unknown atoms free):
 
 * ``a`` **violates the theory** when no completion of it satisfies the circuit:
   ``circuit.log_prob(probs, mask=mask) == -inf`` with the known values as 0/1 probabilities and
-  the unknown atoms masked out (summed out), all subsets in one batch.
+  the unknown atoms masked out (quantified existentially), all subsets in one batch.
 * ``a`` **violates the named constraint C** when no completion satisfies C alone: the known values
   are substituted into C's ground conjuncts; a conjunct that folds to False convicts C at once;
   otherwise the conjunction of what is left (over unknown atoms only) is compiled to an SDD and

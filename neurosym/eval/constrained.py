@@ -3,7 +3,7 @@
 For each question a k-node subset around it is sampled (`SubsetSampler.sample`, which always asks
 the question's own atom when the template has one), every query of the subset is asked, and the
 circuit's most probable satisfying assignment given the evidence (``circuit.mpe``; unknown atoms
-summed out by the mask) answers the question. A question the template cannot hold (a conditioning
+left free by the mask) answers the question. A question the template cannot hold (a conditioning
 set larger than the template's, or more query nodes than k) keeps the model's own answer, as does
 one whose evidence no assignment satisfies (impossible for a sound theory and a real premise).
 The model's probabilities are clipped to [1e-6, 1 − 1e-6] first: a saturated P(Yes) of exactly 0

@@ -122,11 +122,14 @@ def breakdown(rows: Sequence[Row], answers: Sequence[bool], scores: Sequence[flo
             tasks = sorted({r.question.task for r in group[0]})
             levels[level][name] = {**_entry(*group), "tasks": tasks, "per_size": _by_size(*group)}
     overall = levels["overall"]
-    bad = [name for name, entry in levels["per_file"].items() if entry["collapsed"]]
+    bad = [name for name, entry in levels["per_file"].items() if entry["flagged"]]
     if bad and len(levels["per_file"]) > 1:
-        overall["reasons"] = [*overall["reasons"], f"collapsed on {len(bad)} of {len(levels['per_file'])} files: "
-                                                   f"{', '.join(Path(name).name for name in bad)}"]
-        overall["collapsed"], overall["status"] = True, "collapsed"
+        statuses = sorted({levels["per_file"][name]["status"] for name in bad})
+        overall["reasons"] = [*overall["reasons"], f"{' or '.join(statuses)} on {len(bad)} of {len(levels['per_file'])} "
+                                                   f"files: {', '.join(Path(name).name for name in bad)}"]
+        if not overall["flagged"]:  # strict: a flagged file flags the whole evaluation
+            status = "collapsed" if "collapsed" in statuses else "inverted"
+            overall.update(collapsed=status == "collapsed", inverted=status == "inverted", flagged=True, status=status)
     return levels
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from neurosym.errors import DataError
+from neurosym.eval.verdict import flagged
 from trainer.config import TrainConfig
 
 SEED_SUFFIX = re.compile(r"[-_]seed\d+$")
@@ -114,7 +115,7 @@ def _spread(values: list[float | None]) -> dict:
 def _aggregate(entries: list[dict | None]) -> dict:
     """Mean and spread of each metric over runs (a run without the level counts as missing)."""
     return {key: _spread([None if e is None else e.get(key) for e in entries]) for key in METRICS} | {
-        "collapsed": sum(bool(e and e["collapsed"]) for e in entries), "runs": len(entries)}
+        "flagged": sum(bool(e) and flagged(e) for e in entries), "runs": len(entries)}
 
 
 def _levels(runs: Sequence[RunResult], level: str) -> dict[str, dict]:
@@ -214,12 +215,12 @@ def _pm(stat: dict) -> str:
     return f"{stat['mean']:.3f}" + ("" if stat["spread"] is None else f" ± {stat['spread']:.3f}")
 
 
-HEADER = ["group", "runs", "collapsed", "accuracy", "balanced acc.", "MCC", "ROC AUC", "AUC within premises",
+HEADER = ["group", "runs", "flagged", "accuracy", "balanced acc.", "MCC", "ROC AUC", "AUC within premises",
           "Yes-rate", "label Yes-rate", "recall Yes", "recall No"]
 
 
 def group_row(name: str, stats: dict) -> list[str]:
-    return [name, str(stats["runs"]), f"{stats['collapsed']} of {stats['runs']}", *(_pm(stats[key]) for key in METRICS)]
+    return [name, str(stats["runs"]), f"{stats['flagged']} of {stats['runs']}", *(_pm(stats[key]) for key in METRICS)]
 
 
 def print_report(report: dict, console) -> None:

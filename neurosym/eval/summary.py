@@ -13,6 +13,8 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from neurosym.eval.verdict import flagged
+
 COLUMNS = ("n", "accuracy", "balanced acc.", "MCC", "ROC AUC", "within premises", "Yes-rate (labels)", "recall Yes",
            "recall No", "verdict")
 
@@ -78,8 +80,7 @@ def check_rows(result: dict, intervals: bool = True) -> list[tuple[str, list[str
 
 def print_result(result: dict, console: Console) -> None:
     """Verdict first, then the tables (intervals are in eval.md and eval.json)."""
-    collapsed = result["overall"]["collapsed"]
-    style = "bold red" if collapsed else "bold green" if result["overall"]["status"] == "ok" else "bold yellow"
+    style = "bold red" if flagged(result["overall"]) else "bold green" if result["overall"]["status"] == "ok" else "bold yellow"
     console.print(Panel("\n".join(escape(line) for line in verdict_lines(result)), style=style))
     for title, rows in metric_rows(result, intervals=False):
         console.print(rich_table(title, ["", *COLUMNS], rows))

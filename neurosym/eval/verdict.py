@@ -7,6 +7,10 @@ A model is **collapsed** on a set of questions when either rule fires:
 2. *no signal*: MCC < 0.05 and balanced accuracy < 0.55 (any label balance; MCC is 0 for a constant
    predictor, so an always-No model on an 80%-No set is caught here although its accuracy is 0.8).
 
+A model is **inverted** when, with no answer dominating, its answers are mostly the opposite of the
+truth: MCC ≤ −0.2 and balanced accuracy ≤ 0.4. It carries a signal, backwards, so it is not called
+collapsed; both verdicts are *flagged* (the model cannot be used as it is).
+
 The verdict is **undetermined** (not collapsed, with a note) when no rule fires but the set cannot
 tell: it is empty, or its labels hold one class only (then a model that always gives that answer
 and a model that reasons correctly score the same).
@@ -22,28 +26,44 @@ DOMINANT_SHARE = 0.95  # rule 1: one answer covers at least this share of the pr
 BALANCED_BAND = (0.4, 0.6)  # … on a set whose label Yes-rate lies in this band
 MIN_MCC = 0.05  # rule 2: MCC below this …
 MIN_BALANCED_ACCURACY = 0.55  # … together with balanced accuracy below this
+INVERTED_MCC = -0.2  # inverted: MCC at most this …
+INVERTED_BALANCED_ACCURACY = 0.4  # … and balanced accuracy at most this
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """``collapsed`` and why; ``notes`` say when the set cannot support a verdict."""
+    """``collapsed`` or ``inverted`` and why; ``notes`` say when the set cannot support a verdict."""
 
     collapsed: bool
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    inverted: bool = False
+
+    @property
+    def flagged(self) -> bool:
+        """Collapsed or inverted: the answers cannot be used as they are."""
+        return self.collapsed or self.inverted
 
     @property
     def status(self) -> str:
-        """``collapsed``, ``undetermined`` or ``ok``."""
-        return "collapsed" if self.collapsed else "undetermined" if self.notes else "ok"
+        """``collapsed``, ``inverted``, ``undetermined`` or ``ok``."""
+        if self.flagged:
+            return "collapsed" if self.collapsed else "inverted"
+        return "undetermined" if self.notes else "ok"
 
     def to_dict(self) -> dict:
-        return {"collapsed": self.collapsed, "status": self.status, "reasons": list(self.reasons),
-                "notes": list(self.notes)}
+        return {"collapsed": self.collapsed, "inverted": self.inverted, "flagged": self.flagged,
+                "status": self.status, "reasons": list(self.reasons), "notes": list(self.notes)}
+
+
+def flagged(entry: dict) -> bool:
+    """Whether a verdict as stored (eval.json, a dev check) is flagged; entries written before the
+    inverted verdict carry only ``collapsed``."""
+    return bool(entry.get("flagged", entry["collapsed"]))
 
 
 def collapse_verdict(metrics: BinaryMetrics) -> Verdict:
-    """Apply the two documented rules to one confusion matrix."""
+    """Apply the documented rules to one confusion matrix."""
     if metrics.n == 0:
         return Verdict(False, notes=["no questions: nothing to judge"])
     reasons = []
@@ -53,6 +73,10 @@ def collapse_verdict(metrics: BinaryMetrics) -> Verdict:
         reasons.append(f"answers {dominant} to {share:.1%} of a balanced set (labels {label_rate:.1%} Yes; "
                        f"threshold {DOMINANT_SHARE:.0%})")
     ba = metrics.balanced_accuracy
+    if not reasons and metrics.mcc <= INVERTED_MCC and ba <= INVERTED_BALANCED_ACCURACY:
+        return Verdict(False, [f"inverted: MCC {metrics.mcc:.3f} ≤ {INVERTED_MCC} and balanced accuracy {ba:.3f} ≤ "
+                               f"{INVERTED_BALANCED_ACCURACY}: the answers are mostly the opposite of the truth"],
+                       inverted=True)
     if metrics.mcc < MIN_MCC and ba < MIN_BALANCED_ACCURACY:
         reasons.append(f"no signal: MCC {metrics.mcc:.3f} < {MIN_MCC} and balanced accuracy {ba:.3f} < "
                        f"{MIN_BALANCED_ACCURACY}")

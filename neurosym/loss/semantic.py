@@ -17,7 +17,8 @@ class SemanticLoss(torch.nn.Module):
     ``circuit`` is a compiled `neurosym.Circuit` or a `neurosym.tensor.TensorCircuit`; the module
     holds its own copy of the index tensors, so ``.to(device)`` moves the loss and not the circuit.
     Call it with ``probs`` in [0, 1] or with ``logits=`` (log-sigmoid of +z and −z, never
-    log(1 − p)), and optionally ``mask=`` (bool ``[..., V]``, False = summed out, see
+    log(1 − p)), and optionally ``mask=`` (bool ``[..., V]``, False = not asked: the row's loss is
+    −log P(some values of the masked-out variables complete the rest to a model), see
     `TensorCircuit.log_prob`). Observed variables carry their evidence in the same tensor:
     probability 0 or 1, or logit −inf or +inf. Evidence that rules out every model gives ``inf``
     for that row with gradient 0, and ``on_impossible`` decides what else happens: ``"warn"``

@@ -19,28 +19,31 @@ again: float32 rows in float64 probability space, and what is still below (impos
 very unlikely constraints, logits beyond what σ represents) in log space, which never underflows.
 
 Weights of unmentioned variables. An SDD node leaves out variables its value does not depend on;
-evaluating it without smoothing is exact because each variable's two literal weights sum to 1 —
-for probabilities p and 1 − p, and for masked-out variables, which get 1/2 on both literals. Under
-the max semiring the weights are instead divided by their larger one, so a free variable
+evaluating it without smoothing is exact because each variable's two literal weights sum to 1.
+Under the max semiring the weights are instead divided by their larger one, so a free variable
 contributes 1, and the larger weights are added back at the end.
+
+Masks. A variable outside a row's mask is not asked: the row counts the assignments of the others
+that *some* value of it completes to a model (existential quantification, `neurosym.tensor.projection`).
+`log_prob` evaluates such rows on the SDD projected for their pattern; `mpe` gets the same meaning
+from the max pass by weighing a masked-out variable 1 on both values.
 """
 from __future__ import annotations
 
-import math
 import pickle
 import threading
 
 import torch
 
 from neurosym.errors import ArtifactError
-from neurosym.tensor.inputs import Beliefs, check_beliefs
+from neurosym.tensor.inputs import Beliefs, CircuitInputError, check_beliefs
 from neurosym.tensor.layers import Layers, layers_from_sdd
 from neurosym.tensor.products import Products
+from neurosym.tensor.projection import DROPPED, KEPT_PATTERNS, Pattern, Projector, row_patterns
 from neurosym.tensor.semirings import (NEG_INF, Workspace, argmax_tree, marginals, probability_marginals,
                                        probability_upward, set_leaves, upward)
 
 FORMAT = 1
-LOG_HALF = -math.log(2.0)
 # Bytes of buffers per chunk (node values and derivatives, product values, the largest layer's
 # children): on a CPU a chunk should stay in the last-level cache (32 MiB, this machine's L3:
 # ~560 float32 rows of transitivity Node=6, where two threads did 55k rows/s with 4 MiB, 77k with
@@ -58,7 +61,8 @@ _WORKSPACES_LOCK = threading.Lock()
 class TensorCircuit(torch.nn.Module):
     """The layered circuit; index tensors are buffers, so ``.to(device)`` moves it."""
 
-    def __init__(self, layers: Layers):
+    def __init__(self, layers: Layers, projector: Projector | None = None):
+        """``projector`` gives the SDD's projections for masked rows; without it a mask is refused."""
         super().__init__()
         self.layers = layers
         self.num_vars = layers.num_vars
@@ -73,11 +77,15 @@ class TensorCircuit(torch.nn.Module):
         self.product_layout = Products(layers).to(layers.prime.device)  # built on the CPU
         self.paths_through_nodes = layers.paths_through_nodes()
         self._workspaces: dict[tuple, Workspace] = {}  # least recently used first
+        self.projector = projector
+        self._projections: dict[Pattern, TensorCircuit] = {}  # on this circuit's device, least recently used first
 
     @classmethod
-    def from_sdd(cls, root, num_vars: int) -> "TensorCircuit":
-        """Layer the SDD below ``root``; ``num_vars`` is the number of circuit variables (≥ the SDD's)."""
-        return cls(layers_from_sdd(root, num_vars))
+    def from_sdd(cls, root, num_vars: int, *, collect_garbage: bool = False) -> "TensorCircuit":
+        """Layer the SDD below ``root``; ``num_vars`` is the number of circuit variables (≥ the SDD's).
+        The circuit keeps ``root`` (referenced) to project it for masked rows; ``collect_garbage``
+        as in `Projector`."""
+        return cls(layers_from_sdd(root, num_vars), Projector(root, num_vars, collect_garbage=collect_garbage))
 
     # -- files ---------------------------------------------------------------------------------
     def save(self, path) -> None:
@@ -86,7 +94,8 @@ class TensorCircuit(torch.nn.Module):
                     "prime": self.prime.to("cpu", torch.int32), "sub": self.sub.to("cpu", torch.int32)}, path)
 
     @classmethod
-    def load(cls, path) -> "TensorCircuit":
+    def load(cls, path, projector: Projector | None = None) -> "TensorCircuit":
+        """Read a file written by `save`; the file holds no SDD, so masks need ``projector``."""
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             if state.get("format") != FORMAT:
@@ -100,11 +109,12 @@ class TensorCircuit(torch.nn.Module):
             problem = f"unreadable ({error})"
         if problem is not None:
             raise ArtifactError(f"{path}: tensor circuit {problem}", hint="delete the file; it is rebuilt from the SDD")
-        return cls(layers)
+        return cls(layers, projector)
 
     def replica(self) -> "TensorCircuit":
         """A new module sharing these index tensors, so moving it leaves this one where it is."""
-        return TensorCircuit(Layers(self.num_vars, self.root, self.prime, self.sub, self.layers.group_sizes))
+        layers = Layers(self.num_vars, self.root, self.prime, self.sub, self.layers.group_sizes)
+        return TensorCircuit(layers, self.projector)
 
     # -- what it is ----------------------------------------------------------------------------
     @property
@@ -130,15 +140,18 @@ class TensorCircuit(torch.nn.Module):
         """log P(constraint) per row ``[...]`` for beliefs ``[..., V]``, differentiable.
 
         Variables are independent Bernoullis with P(true) = ``probs`` (or sigmoid(``logits``)).
-        ``mask`` (bool, broadcastable to ``[..., V]``; False = does not take part) sums a variable
-        out: the result is the mean over its two values, i.e. both literal weights 1 then divided by
-        2 per masked variable — the gradient is that of summing out, the value stays a probability.
+        ``mask`` (bool, broadcastable to ``[..., V]``; False = not asked) quantifies a variable
+        existentially: the row's value is log P(some values of its masked-out variables complete
+        the others to a model), and its gradient with respect to a masked-out variable is 0.
         Probabilities 0 and 1 (logits ±inf) are evidence: exact, −inf for rows the evidence makes
         impossible, whose gradient is 0. The gradient with respect to a probability of exactly 0 or 1
         is 0 (pass logits to get the derivative there); with respect to logits it is always exact.
         """
         beliefs = check_beliefs(self.num_vars, self.device, probs, logits, mask)
-        return _LogProbability.apply(self, beliefs.values, beliefs).reshape(beliefs.shape)
+        if beliefs.mask is None or bool(beliefs.mask.all()):
+            whole = beliefs.without_mask()
+            return _LogProbability.apply(self, whole.values, whole).reshape(beliefs.shape)
+        return self._log_prob_by_pattern(beliefs).reshape(beliefs.shape)
 
     forward = log_prob
 
@@ -153,7 +166,7 @@ class TensorCircuit(torch.nn.Module):
         constraint needs them True. Rows whose evidence is impossible get −inf and all False.
         """
         beliefs = check_beliefs(self.num_vars, self.device, probs, logits, mask)
-        pos, neg = beliefs.log_weights(masked=0.0)
+        pos, neg = beliefs.log_weights()
         top = torch.maximum(pos, neg)
         assignments, scores = [], []
         for rows, work in self._chunks(pos):
@@ -165,6 +178,40 @@ class TensorCircuit(torch.nn.Module):
             assignments.append((pos_taken | (~neg_taken & (pos[rows] > neg[rows]))) & feasible.unsqueeze(1))
             scores.append(score)
         return torch.cat(assignments).reshape(*beliefs.shape, self.num_vars), torch.cat(scores).reshape(beliefs.shape)
+
+    def _log_prob_by_pattern(self, beliefs: Beliefs) -> torch.Tensor:
+        """`log_prob` of masked rows: rows with a masked-out variable on the projection for their
+        pattern (one pass per distinct pattern), the others on the whole circuit in one pass."""
+        if self.projector is None:
+            raise CircuitInputError("a mask quantifies variables away on the SDD, and this tensor circuit was loaded "
+                                    "without one: call log_prob on the compiled Circuit (or build SemanticLoss from it)")
+        roles = row_patterns(beliefs.values, beliefs.mask, beliefs.from_logits)
+        dropping = (roles == DROPPED).any(1)
+        whole = beliefs.without_mask()
+        groups = [(self, (~dropping).nonzero().squeeze(1))]
+        if bool(dropping.any()):
+            patterns, group_of_row = torch.unique(roles[dropping], dim=0, return_inverse=True)
+            rows_dropping = dropping.nonzero().squeeze(1)
+            groups += [(self._projected(tuple(pattern)), rows_dropping[group_of_row == g])
+                       for g, pattern in enumerate(patterns.tolist())]
+        parts, rows_in_order = [], []
+        for circuit, rows in groups:
+            part = whole.take(rows)
+            parts.append(_LogProbability.apply(circuit, part.values, part))
+            rows_in_order.append(rows)
+        return torch.cat(parts)[torch.argsort(torch.cat(rows_in_order))]
+
+    def _projected(self, pattern: Pattern) -> "TensorCircuit":
+        """The tensor circuit of ``pattern``'s projection, on this circuit's device (kept, least
+        recently used dropped first)."""
+        circuit = self._projections.pop(pattern, None)
+        if circuit is None:
+            circuit = TensorCircuit(self.projector.layers(pattern)).to(self.device)
+            circuit.chunk_rows = self.chunk_rows
+        self._projections[pattern] = circuit
+        if len(self._projections) > KEPT_PATTERNS:
+            self._projections.pop(next(iter(self._projections)))
+        return circuit
 
     def _chunks(self, like: torch.Tensor):
         """(row slice, workspace) pairs covering the batch; an empty batch is one empty chunk."""
@@ -190,7 +237,8 @@ class TensorCircuit(torch.nn.Module):
         return work
 
     def __getstate__(self):
-        return {**super().__getstate__(), "_workspaces": {}}  # buffers are not state
+        # caches are not state, and SDD nodes do not pickle: a copy refuses masks until given a projector
+        return {**super().__getstate__(), "_workspaces": {}, "_projections": {}, "projector": None}
 
     def _literals(self, per_node: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The positive and negative literal rows of a ``[num_nodes, rows]`` tensor, as ``[rows, V]``."""
@@ -241,9 +289,9 @@ def _weighted_count(circuit: TensorCircuit, beliefs: Beliefs, with_grad: bool, i
     chunk by chunk. In probability space the rows below `TensorCircuit.smallest_exact` are to be
     counted again, and a chunk made only of them skips its backward."""
     if in_log_space:
-        pos, neg = beliefs.log_weights(masked=LOG_HALF)
+        pos, neg = beliefs.log_weights()
     else:
-        pos, neg = beliefs.weights(masked=0.5)
+        pos, neg = beliefs.weights()
         smallest = circuit.smallest_exact(pos.dtype)
     counts, grads, late = [], [], []
     for rows, work in circuit._chunks(pos):
@@ -283,6 +331,4 @@ def _input_gradient(beliefs: Beliefs, rows: slice, m_pos: torch.Tensor, m_neg: t
         grad = torch.where(torch.isinf(x), 0.0, m_pos * torch.sigmoid(-x) - m_neg * torch.sigmoid(x))
     else:  # d log p/dp = 1/p, d log(1 − p)/dp = −1/(1 − p); 0 at the evidence values 0 and 1
         grad = torch.where((x > 0) & (x < 1), m_pos / x - m_neg / (1 - x), 0.0)
-    if beliefs.mask is not None:
-        grad = grad.masked_fill(~beliefs.mask[rows], 0.0)
     return grad

@@ -3,7 +3,7 @@
 Beliefs are ``[..., V]``: probabilities in [0, 1] or logits in [−inf, +inf]. Logits become
 log-weights through log-sigmoid of +z and −z, never log(1 − p), so +inf is weight (1, 0) exactly
 and a very negative logit keeps its precision. A boolean mask ``[..., V]`` (broadcastable) marks
-the variables that take part; the others get the same weight on both literals.
+the variables that take part (see `neurosym.tensor.projection` for what the others mean).
 """
 from __future__ import annotations
 
@@ -32,32 +32,35 @@ class Beliefs:
     mask: torch.Tensor | None
     shape: torch.Size
 
-    def log_weights(self, masked: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """(log w(x), log w(¬x)) ``[B, V]``; variables outside the mask get ``masked`` on both."""
+    def log_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log w(x), log w(¬x)) ``[B, V]``; variables outside the mask weigh 1 on both values,
+        which in a max pass leaves them free."""
         x = self.values
         if self.from_logits:
             pos, neg = F.logsigmoid(x), F.logsigmoid(-x)
         else:
             pos, neg = torch.log(x), torch.log1p(-x)
-        return self._masked(pos, neg, masked)
+        return self._masked(pos, neg)
 
-    def weights(self, masked: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(w(x), w(¬x)) ``[B, V]``: σ(z) and σ(−z) from logits, p and 1 − p from probabilities."""
         x = self.values
-        pos, neg = (torch.sigmoid(x), torch.sigmoid(-x)) if self.from_logits else (x, 1 - x)
-        return self._masked(pos, neg, masked)
+        return (torch.sigmoid(x), torch.sigmoid(-x)) if self.from_logits else (x, 1 - x)
 
     def to(self, dtype: torch.dtype) -> "Beliefs":
         return self if self.values.dtype == dtype else replace(self, values=self.values.to(dtype))
+
+    def without_mask(self) -> "Beliefs":
+        return replace(self, mask=None)
 
     def take(self, rows: torch.Tensor) -> "Beliefs":
         """The rows at the indices ``rows``, as a flat batch."""
         mask = None if self.mask is None else self.mask[rows]
         return Beliefs(self.values[rows], self.from_logits, mask, rows.shape)
 
-    def _masked(self, pos: torch.Tensor, neg: torch.Tensor, masked: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def _masked(self, pos: torch.Tensor, neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.mask is not None:
-            pos, neg = pos.masked_fill(~self.mask, masked), neg.masked_fill(~self.mask, masked)
+            pos, neg = pos.masked_fill(~self.mask, 0.0), neg.masked_fill(~self.mask, 0.0)
         return pos, neg
 
 
