@@ -215,6 +215,58 @@ def eval_(
 
 @app.command()
 @friendly
+def ask(
+    model: Annotated[str, typer.Argument(help="A run folder, 'tiny', 'gemma3-270m', a local model folder, or "
+                                              "baseline:always-yes|always-no|random|oracle.")],
+    questions: Annotated[Optional[list[str]], typer.Argument(help="Questions about --premise, e.g. "
+                                                                  "'Does A cause C?'.", show_default=False)] = None,
+    premise: Annotated[Optional[str], typer.Option(help="The premise, e.g. 'A causes B. B causes C.'.")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="Ask the questions of a data file instead "
+                                                                 "(any format `neurosym eval` reads).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="At most this many questions of --file.")] = None,
+    json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per answer instead of a table.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Prompts per forward pass.")] = 16,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+):
+    """Ask MODEL questions about a premise and print each answer with its P(Yes).
+
+    `neurosym ask RUN --premise "A causes B. B causes C." "Does A cause C?"`, or `--file FILE`
+    for a file of questions (its labels are shown beside the answers)."""
+    import json
+
+    from neurosym.eval.ask import ask as ask_premise, ask_file
+
+    if (file is None) == (premise is None):
+        raise NeurosymError("give either --premise with questions, or --file", hint='neurosym ask RUN --premise '
+                            '"A causes B. B causes C." "Does A cause C?"')
+    if premise is not None and not questions:
+        raise NeurosymError("--premise needs at least one question after the model, e.g. 'Does A cause C?'")
+    if file is not None and questions:
+        raise NeurosymError(f"--file asks the questions of {file}; drop the questions given on the command line")
+    if file is not None and not file.is_file():
+        raise NeurosymError(f"data file not found: {file}")
+    answers = (ask_file(model, file, limit=limit, batch_size=batch_size, device=device) if file is not None
+               else ask_premise(model, premise, questions, batch_size=batch_size, device=device))
+    if json_lines:
+        for answer in answers:
+            print(json.dumps(answer.to_dict()))
+        return
+    labelled = any(a.question.label is not None for a in answers)
+    table = Table(title=premise if premise is not None else str(file))
+    for column in ("question", "answer", "P(Yes)", *(("label",) if labelled else ())):
+        table.add_column(column, justify="right" if column == "P(Yes)" else "left")
+    for answer in answers:
+        mark = "" if answer.correct is None else (" ✓" if answer.correct else " ✗")
+        shown = answer.question.question if premise is not None else answer.question.text
+        table.add_row(shown, answer.answer, f"{answer.p_yes:.3f}", *((f"{answer.question.label}{mark}",) if labelled else ()))
+    console.print(table)
+    if labelled:
+        right = sum(bool(a.correct) for a in answers)
+        console.print(f"{right} of {len(answers)} answers match their labels")
+
+
+@app.command()
+@friendly
 def report(
     runs: Annotated[list[Path], typer.Argument(help="Run folders, each evaluated (RUN/eval/eval.json).")],
     output_dir: Annotated[Path, typer.Option(help="Where report.md, report.json and the plots go.")] = Path("report"),
