@@ -171,6 +171,20 @@ def test_select_best_keeps_the_weights_of_the_best_dev_check(tmp_path):
         assert all(torch.equal(saved[name], final[name]) for name in final) == (step == chosen)
 
 
+def test_patience_stops_after_that_many_checks_without_a_better_one_and_a_resume_stays_stopped(tmp_path):
+    config = tiny(tmp_path / "patient", "optim.max_steps=12", "eval.interval=1", "checkpoint.every=5",
+                  "eval.select=best", "eval.patience=2", "plots=false", "semantic.enabled=false")
+    folder = train(config)
+    dev = {r["step"]: r["dev"]["balanced_accuracy"] for r in records(folder)}
+    best = max(dev, key=lambda step: (dev[step], -step))
+    assert max(dev) == best + 2 < 12, "the test needs a run that stalls before its last step"
+    assert all(dev[step] <= dev[best] for step in dev)
+    manifest = json.loads((folder / "final" / "neurosym.json").read_text())
+    assert (manifest["trained_steps"], manifest["selected_step"], manifest["steps"]) == (best + 2, best, 12)
+    train(config, resume=True)  # resumes from the checkpoint written at the stop, and stays stopped
+    assert max(r["step"] for r in records(folder)) == best + 2
+
+
 def test_best_weights_treat_scores_equal_up_to_rounding_as_a_tie():
     def balanced_accuracy(yes_right: int, no_right: int) -> float:  # on 24 Yes then 24 No questions
         answers = [True] * yes_right + [False] * (24 - yes_right) + [False] * no_right + [True] * (24 - no_right)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from trainer.config import LambdaConfig
-from trainer.schedules import LambdaSchedule
+from neurosym.errors import DataError
+from trainer.config import LambdaConfig, load_config
+from trainer.schedules import LambdaSchedule, lr_factor
 
 
 def _values(total: int = 11, **fields) -> list[float]:
@@ -78,3 +79,18 @@ def test_fixed_schedules_ignore_dev_figures():
     before = [schedule(s) for s in range(11)]
     schedule.observe(yes_rate=1.0, label_yes_rate=0.5, violation_rate=0.9)
     assert [schedule(s) for s in range(11)] == before
+
+
+def test_learning_rate_warms_up_then_holds_or_decays_to_its_floor():
+    assert [lr_factor(s, 4, 20, "constant", 0.1) for s in (0, 1, 3, 4, 19)] == [0.25, 0.5, 1.0, 1.0, 1.0]
+    linear = [lr_factor(s, 4, 20, "linear", 0.1) for s in (4, 12, 20, 30)]
+    assert linear == pytest.approx([1.0, 0.55, 0.1, 0.1])
+    cosine = [lr_factor(s, 0, 10, "cosine", 0.0) for s in range(11)]
+    assert cosine[0] == 1.0 and cosine[5] == pytest.approx(0.5) and cosine[10] == pytest.approx(0.0)
+    assert all(a > b for a, b in zip(cosine, cosine[1:]))
+
+
+def test_patience_needs_the_best_check_kept():
+    with pytest.raises(DataError, match="eval.patience .* needs eval.select: best"):
+        load_config(None, ["eval.patience=3"])
+    assert load_config(None, ["eval.patience=3", "eval.select=best"]).eval.patience == 3

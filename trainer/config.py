@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from neurosym.causal.io import atomic_write_text
 from neurosym.errors import DataError
@@ -61,6 +61,9 @@ class OptimConfig(_Section):
     grad_accum: int = Field(1, ge=1)
     max_steps: int = Field(200, ge=1)
     warmup_steps: int = Field(0, ge=0)
+    # the learning rate after warm-up: held, or decayed to min_lr_ratio × lr at max_steps
+    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)
     grad_clip: float = Field(1.0, gt=0)
 
 
@@ -98,6 +101,14 @@ class EvalConfig(_Section):
     # the final model: the weights after the last step, or those of the dev check with the highest
     # dev balanced accuracy (the earlier one on a tie)
     select: Literal["last", "best"] = "last"
+    # with select: best, stop once this many dev checks in a row bring no better balanced accuracy
+    patience: Optional[int] = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _patience_keeps_the_best(self):
+        if self.patience is not None and self.select != "best":
+            raise ValueError("eval.patience stops at a dev check that is not the best: it needs eval.select: best")
+        return self
 
 
 class CheckpointConfig(_Section):

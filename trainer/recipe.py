@@ -28,11 +28,11 @@ from neurosym.errors import DataError
 from neurosym.model import GEMMA_ALIAS, TINY_ALIAS, PromptTemplate, YesNoHead, apply_lora, load_model, prepare_full_finetune
 from trainer.checkpoint import (BestWeights, latest_checkpoint, load_checkpoint, restore_trainable, save_checkpoint,
                                 save_final, trainable_state, truncate_metrics)
-from trainer.config import ModelConfig, PromptConfig, TrainConfig, changed_keys, dump_config, load_config
+from trainer.config import EvalConfig, ModelConfig, PromptConfig, TrainConfig, changed_keys, dump_config, load_config
 from trainer.data import TrainingData, batch_indices
 from trainer.monitor import CollapseMonitor
 from trainer.progress import Progress
-from trainer.schedules import LambdaSchedule
+from trainer.schedules import LambdaSchedule, lr_factor
 from trainer.semantic import Asked, SemanticTerm, prompts
 
 # Keys a resumed run may change: they alter what is shown or where, not what is computed.
@@ -60,8 +60,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     # -- optimizer, LR warm-up, λ(t) ----------------------------------------------------------
     params = [p for p in head.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
-    warmup = config.optim.warmup_steps
-    lr_schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
+    o = config.optim
+    lr_schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, o.warmup_steps, o.max_steps, o.lr_schedule, o.min_lr_ratio))
     lam = LambdaSchedule(config.semantic.lam, config.optim.max_steps)
     best = BestWeights() if config.eval.select == "best" else None
     start = 0
@@ -80,7 +81,13 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     unlabeled_size = config.data.unlabeled_batch_size or config.optim.batch_size
     progress = Progress(steps, start, enabled=main and config.progress and _interactive())
     head.train()
+    trained = start  # steps done: fewer than max_steps after an early stop
     for step in range(start, steps):
+        if stalled(best, step, config.eval):
+            if main:
+                progress.warn(f"step {step}: no better dev check in the last {config.eval.patience}; stopping "
+                              f"(the best is step {best.step}'s)")
+            break
         t0 = time.perf_counter()
         torch.manual_seed(config.seed * 1_000_003 + step * 1_009 + rank)  # dropout masks: a function of the step
         rng = random.Random(f"{config.seed}/{step}/{rank}")  # so are the sampled subsets
@@ -129,20 +136,21 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             with (out / "metrics.jsonl").open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
             progress.update(record)
-            if (step + 1) % config.checkpoint.every == 0 or step + 1 == steps:
+            if (step + 1) % config.checkpoint.every == 0 or step + 1 == steps or stalled(best, step + 1, config.eval):
                 save_checkpoint(out / "checkpoints", step + 1, {
                     "weights": trainable_state(head), "optimizer": optimizer.state_dict(),
                     "lr_schedule": lr_schedule.state_dict(), "lambda": lam.state_dict(),
                     **({"best": best.state_dict()} if best is not None else {})}, config.checkpoint.keep_last)
         accelerator.wait_for_everyone()
+        trained = step + 1
     progress.close()
 
     if main:
-        selected = steps
+        selected = trained
         if best is not None and best.weights is not None:
             restore_trainable(head, best.weights)
             selected = best.step
-        save_final(head.model, head.tokenizer, out / "final", _manifest(config, head, selected))
+        save_final(head.model, head.tokenizer, out / "final", _manifest(config, head, selected, trained))
         if config.plots:
             from trainer.plots import plot_run
 
@@ -212,15 +220,23 @@ def _prepare_folder(out: Path, config: TrainConfig, resume: bool, resumed_step: 
     dump_config(config, out / "config.yaml")
 
 
-def _manifest(config: TrainConfig, head: YesNoHead, selected_step: int) -> dict:
-    """What `neurosym.json` tells a loader: the base model, how it was tuned, how to prompt it, and
-    the step whose weights these are."""
+def stalled(best: BestWeights | None, step: int, config: EvalConfig) -> bool:
+    """After ``step`` steps: ``eval.patience`` dev checks have passed since the best one (early stop)."""
+    if config.patience is None or best is None or best.step is None:
+        return False
+    return step - best.step >= config.patience * config.interval
+
+
+def _manifest(config: TrainConfig, head: YesNoHead, selected_step: int, trained_steps: int) -> dict:
+    """What `neurosym.json` tells a loader: the base model, how it was tuned, how to prompt it, the
+    steps trained (fewer than ``optim.max_steps`` after an early stop) and the step whose weights
+    these are."""
     name = config.model.name
     base = name if name in (TINY_ALIAS, GEMMA_ALIAS) else str(Path(name).expanduser().resolve())  # a folder, absolute
     return {"base_model": base, "lora": config.model.lora is not None, "task": config.data.task,
             "prompt": {"text": head.template.text, "style": config.prompt.style},
             "answer_tokens": [head.answer.yes_text, head.answer.no_text], "steps": config.optim.max_steps,
-            "selected_step": selected_step, "semantic": config.semantic.enabled}
+            "trained_steps": trained_steps, "selected_step": selected_step, "semantic": config.semantic.enabled}
 
 
 def _interactive() -> bool:

@@ -19,6 +19,18 @@ from dataclasses import dataclass
 from trainer.config import LambdaConfig
 
 
+def lr_factor(step: int, warmup: int, total: int, schedule: str, floor: float) -> float:
+    """The learning rate at ``step`` over its peak: linear warm-up over ``warmup`` steps, then held
+    (``constant``) or decayed (``linear``, ``cosine``) to ``floor`` at step ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    progress = min((step - warmup) / max(total - warmup, 1), 1.0)
+    decay = 1 - progress if schedule == "linear" else 0.5 * (1 + math.cos(math.pi * progress))
+    return floor + (1 - floor) * decay
+
+
 @dataclass
 class LambdaSchedule:
     config: LambdaConfig
