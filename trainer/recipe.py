@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 
 from neurosym.causal import Question
+from neurosym.causal.subsets import Asked, asked_prompts
 from neurosym.errors import DataError
 from neurosym.model import GEMMA_ALIAS, TINY_ALIAS, PromptTemplate, YesNoHead, apply_lora, load_model, prepare_full_finetune
 from trainer.checkpoint import (BestWeights, latest_checkpoint, load_checkpoint, restore_trainable, save_checkpoint,
@@ -33,7 +34,7 @@ from trainer.data import TrainingData, batch_indices
 from trainer.monitor import CollapseMonitor
 from trainer.progress import Progress
 from trainer.schedules import LambdaSchedule
-from trainer.semantic import Asked, SemanticTerm, prompts
+from trainer.semantic import SemanticTerm
 
 # Keys a resumed run may change: they alter what is shown or where, not what is computed.
 _FREE_KEYS = {"progress", "plots", "overwrite", "output_dir"}
@@ -153,7 +154,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
 def ask(forward: Callable, head: YesNoHead, rows: Sequence[Question], asked: Sequence[Asked]) -> torch.Tensor:
     """(Yes, No) logits [rows + subset queries, 2]: the gold questions, then every query of every
     subset, through the model in one batch."""
-    premises, questions = prompts(asked)
+    premises, questions = asked_prompts(asked)
     batch = head.encode([q.premise for q in rows] + premises, [q.question for q in rows] + questions)
     return forward(batch["input_ids"], batch["attention_mask"])
 
