@@ -8,11 +8,11 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-
-from neurosym.causal import Question, load_questions, write_questions
-from neurosym.causal.io import atomic_write_text
-from neurosym.errors import DataError
 from fixtures.write_public_formats import write_public_formats
+
+from neurosym.atomic import atomic_write_text
+from neurosym.causal import Question, load_questions, write_questions
+from neurosym.errors import DataError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "public_formats"  # written by fixtures/write_public_formats.py
 EXPECTED_FORMATS = {

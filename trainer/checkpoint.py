@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from neurosym.causal.io import atomic_write_text
+from neurosym.atomic import atomic_write, atomic_write_text
 from neurosym.errors import DataError
 
 
@@ -50,16 +50,7 @@ class BestWeights:
 
 
 def save_checkpoint(folder: Path, step: int, state: dict, keep_last: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"step-{step:07d}.pt"
-    fd, tmp = tempfile.mkstemp(prefix=".step-", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        torch.save({"step": step, **state}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    path = atomic_write(folder / f"step-{step:07d}.pt", lambda tmp: torch.save({"step": step, **state}, tmp))
     for old in sorted(folder.glob("step-*.pt"))[:-keep_last]:
         old.unlink()
     return path

@@ -10,7 +10,7 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from neurosym.causal.io import atomic_write_text
+from neurosym.atomic import atomic_write_text
 from neurosym.errors import DataError
 
 

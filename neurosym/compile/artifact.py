@@ -12,7 +12,6 @@ import contextlib
 import errno
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from pysdd.sdd import SddManager, SddNode, Vtree
 
+from neurosym.atomic import atomic_write
 from neurosym.errors import ArtifactError
 from neurosym.resources import publish_folder
 
@@ -122,7 +122,7 @@ class Circuit:
                 self._tensor = TensorCircuit.from_sdd(self.root, len(self.variables))
                 if cached is not None:
                     with contextlib.suppress(OSError):  # a read-only folder: the tensor form stays in memory
-                        _atomic_write(cached, self._tensor.save)
+                        atomic_write(cached, self._tensor.save)
         return self._tensor
 
     def log_prob(self, probs=None, *, logits=None, mask=None):
@@ -305,14 +305,3 @@ def _evaluate(node: SddNode, assignment: Sequence, memo: dict) -> bool:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -257,7 +257,7 @@ def report_markdown(report: dict, plots: Sequence[str] = ()) -> str:
 
 def write_report(folders: Sequence[str | Path], out: Path) -> tuple[dict, list[Path]]:
     """report.json, report.md and the PNGs in ``out``; returns the report and the files written."""
-    from neurosym.causal.io import atomic_write_text
+    from neurosym.atomic import atomic_write_text
     from neurosym.eval.plots import plot_curves, plot_report
 
     report = build_report(folders)

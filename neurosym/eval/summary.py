@@ -125,7 +125,7 @@ def eval_markdown(result: dict, plots: Iterable[str] = ()) -> str:
 def write_eval(result: dict, out: Path) -> list[Path]:
     """eval.json, predictions.jsonl (``result["predictions"]``), the PNG plots and eval.md in ``out``
     (each file written atomically)."""
-    from neurosym.causal.io import atomic_write_jsonl, atomic_write_text
+    from neurosym.atomic import atomic_write_jsonl, atomic_write_text
     from neurosym.eval.plots import plot_eval
 
     summary = {key: value for key, value in result.items() if key != "predictions"}
