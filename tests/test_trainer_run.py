@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from neurosym.causal import generate, write_questions
 from neurosym.cli import app
-from neurosym.errors import DataError
+from neurosym.errors import ConfigError, DataError, RunFolderExistsError
 from neurosym.eval.consistency import check_answers
 from neurosym.eval import binary_metrics
 from neurosym.model import tiny_gemma3
@@ -124,9 +124,9 @@ def test_full_fine_tuning_keeps_frozen_embeddings(tmp_path):
 
 def test_fresh_run_over_an_old_one_or_resume_with_another_config_is_refused(tmp_path):
     folder = train(tiny(tmp_path / "run", "optim.max_steps=1", "eval.interval=1", "plots=false"))
-    with pytest.raises(DataError, match="already holds a run"):
+    with pytest.raises(RunFolderExistsError, match="already holds a run"):
         train(tiny(folder, "optim.max_steps=1"))
-    with pytest.raises(DataError, match="optim.lr"):
+    with pytest.raises(ConfigError, match="optim.lr"):
         train(tiny(folder, "optim.max_steps=1", "eval.interval=1", "plots=false", "optim.lr=0.5"), resume=True)
 
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import torch
 
-from neurosym.atomic import atomic_write, atomic_write_text
+from neurosym.atomic import atomic_write
 from neurosym.errors import DataError
+from neurosym.runs import MANIFEST_NAME
 
 
 def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -85,7 +86,7 @@ def save_final(model, tokenizer, folder: Path, manifest: dict) -> Path:
     try:
         model.save_pretrained(work)
         tokenizer.save_pretrained(work)
-        (work / "neurosym.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        (work / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         work.chmod(0o755)
         old = folder.with_name(f".{folder.name}.old")
         shutil.rmtree(old, ignore_errors=True)
@@ -96,18 +97,3 @@ def save_final(model, tokenizer, folder: Path, manifest: dict) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return folder
-
-
-def truncate_metrics(path: Path, step: int) -> None:
-    """Keep the records up to ``step``; a line cut short by a kill is dropped too."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if record["step"] <= step:
-            kept.append(line)
-    atomic_write_text(path, "".join(line + "\n" for line in kept))
