@@ -32,9 +32,8 @@ class ModelConfig(_Section):
     freeze_embeddings: bool = True
     # auto: float32 weights, with bf16 autocast on a GPU that supports it; bfloat16: bf16 weights
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
-    # auto: eager attention on a GPU (Gemma 3 trained in bf16 autocast through sdpa with left-padded
-    # batches gave NaN weights within a few steps on an H100), the model's own default on a CPU;
-    # the rule of neurosym.model.load_model, which evaluation follows too
+    # auto: eager attention on a GPU, where sdpa failed on left-padded batches (docs/trainer.md), the
+    # model's own default on a CPU; the rule of neurosym.model.load_model, which evaluation follows too
     attention: Literal["auto", "eager", "sdpa"] = "auto"
 
 
