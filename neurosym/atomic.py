@@ -1,4 +1,4 @@
-"""Atomic file writes: a temporary file beside the target, fsync, then a rename over the target.
+"""Atomic writes: a temporary file or folder beside the target, then a rename onto the target.
 
 A reader sees the old file or the new one, never half of one; a failed write leaves the target as
 it was and removes the temporary file.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -49,6 +50,31 @@ def atomic_write_jsonl(path: str | Path, records: Iterable[dict]) -> int:
     lines = [json.dumps(record, ensure_ascii=False) for record in records]
     atomic_write_text(path, "".join(line + "\n" for line in lines))
     return len(lines)
+
+
+def replace_folder(work: Path, folder: Path) -> None:
+    """Rename the finished folder ``work`` to ``folder``, replacing what ``folder`` held: the old one is
+    moved aside first and removed after, so ``folder`` is never half-written."""
+    backup = folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(backup, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, backup)
+    os.replace(work, folder)
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def publish_folder(work: Path, final: Path) -> bool:
+    """Rename the finished folder ``work`` to ``final`` unless ``final`` exists, say because another
+    process published it first: True if this one did. A complete cache entry is never replaced."""
+    if final.exists():
+        return False
+    try:
+        os.rename(work, final)
+    except OSError:  # another process renamed its folder there first
+        if not final.is_dir():
+            raise
+        return False
+    return True
 
 
 def _umask() -> int:

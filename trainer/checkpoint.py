@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from neurosym.atomic import atomic_write
+from neurosym.atomic import atomic_write, replace_folder
 from neurosym.errors import DataError
 from neurosym.runs import MANIFEST_NAME
 
@@ -88,12 +87,7 @@ def save_final(model, tokenizer, folder: Path, manifest: dict) -> Path:
         tokenizer.save_pretrained(work)
         (work / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         work.chmod(0o755)
-        old = folder.with_name(f".{folder.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(work, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(work, folder)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return folder

@@ -21,9 +21,8 @@ from pathlib import Path
 
 from pysdd.sdd import SddManager, SddNode, Vtree
 
-from neurosym.atomic import atomic_write
+from neurosym.atomic import atomic_write, publish_folder, replace_folder
 from neurosym.errors import ArtifactError
-from neurosym.resources import publish_folder
 
 FORMAT_VERSION = 1
 SDD_FILE, VTREE_FILE, MANIFEST_FILE, TENSOR_FILE = "circuit.sdd", "circuit.vtree", "manifest.json", "tensor.pt"
@@ -154,14 +153,8 @@ class Circuit:
             if not replace:
                 if not publish_folder(staging, folder):
                     raise FileExistsError(errno.EEXIST, "already published", str(folder))
-            elif folder.exists():
-                backup = folder.with_name(f".{folder.name}.old")
-                shutil.rmtree(backup, ignore_errors=True)
-                folder.rename(backup)
-                staging.rename(folder)
-                shutil.rmtree(backup, ignore_errors=True)
             else:
-                staging.rename(folder)
+                replace_folder(staging, folder)
         except FileExistsError:
             raise
         except OSError as error:

@@ -23,7 +23,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from neurosym.errors import DataError, DeviceError
 from neurosym.model.prompts import GEMMA_CHAT_TEMPLATE
-from neurosym.resources import cache_dir, publish_folder
+from neurosym.atomic import publish_folder
+from neurosym.resources import cache_dir
 
 log = logging.getLogger(__name__)
 
