@@ -38,8 +38,8 @@ class CollapseMonitor:
         report = answer_report([q.label == "Yes" for q in self.dev], answers[: len(self.dev)].tolist(),
                                p_yes[: len(self.dev)].tolist(), premises)
         subset_p = p_yes[len(self.dev):].to(self.head.device)
-        consistency = consistency_report(self.term.circuit, self.subsets, (subset_p > 0.5).tolist(), self.dev[0].task,
-                                         self.term.sampler.k)
+        consistency = consistency_report(self.term.circuit, self.subsets, answers[len(self.dev):].tolist(),
+                                         self.dev[0].task, self.term.sampler.k)
         report["violation_rate"] = consistency.violation_rate
         report["semantic_pull"] = self.term.pull(torch.logit(subset_p.double(), eps=1e-6), self.subsets)
         return report
