@@ -1,20 +1,25 @@
-"""The `neurosym` command line: compile, inspect and check constraint files; data, train, eval.
+"""The `neurosym` command line: compile, inspect and check constraint files; data, eval.
 
-Every command turns a `NeurosymError` into a one-screen message and exit status 1; no Python
-traceback reaches the user.
+The trainer's commands (train, demo, report) come from the entry points of the group
+``neurosym.commands`` (pyproject.toml), so the library never imports the trainer. Every command
+turns a `NeurosymError` into a one-screen message and exit status 1; no Python traceback reaches
+the user.
 """
 from __future__ import annotations
 
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from neurosym.errors import NeurosymError
 from neurosym.causal.cli import data_app
+from neurosym.errors import NeurosymError
 from neurosym.terminal import console, friendly
+
+COMMAND_GROUP = "neurosym.commands"
 
 app = typer.Typer(help="Compile logical constraints to SDD circuits and train with the exact semantic loss.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
@@ -125,52 +130,6 @@ def check(file: Annotated[Path, typer.Argument(help="Constraint file (.ns).")]):
     console.print(f"  constraints: {', '.join(theory.constraints) or '-'}")
 
 
-@app.command()
-@friendly
-def train(
-    config: Annotated[Path, typer.Argument(help="A training config (YAML), e.g. experiments/tiny.yaml.")],
-    set_: Annotated[list[str], typer.Option("--set", help="Override a config key: --set optim.lr=1e-4 (repeatable).")] = [],
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the run folder's last checkpoint.")] = False,
-):
-    """Fine-tune a causal LM with cross-entropy + λ(t) · exact semantic loss.
-
-    Writes the run folder (config, metrics, checkpoints, final model, plots); prints the dev report.
-    """
-    from trainer.config import load_config
-
-    cfg = load_config(config, set_)  # before the heavy imports, so a config error comes at once
-    from accelerate import PartialState
-
-    from trainer.recipe import train as run_training
-    from trainer.report import better_earlier_check, final_dev, print_reports
-
-    folder = run_training(cfg, resume=resume)
-    if PartialState().is_main_process:  # under `accelerate launch` / torchrun, one report
-        print_reports({str(folder): final_dev(folder)}, console)
-        better = better_earlier_check(folder)
-        if better is not None:
-            step, report = better
-            console.print(f"hint: the dev check of step {step} was not collapsed (balanced accuracy "
-                          f"{report['balanced_accuracy']:.3f}); --set eval.select=best keeps the weights "
-                          "of the best dev check (docs/trainer.md)", highlight=False)
-        console.print(f"run folder: {folder}")
-
-
-@app.command()
-@friendly
-def demo(
-    quick: Annotated[bool, typer.Option("--quick", help="Use the tiny random model (a minute) instead of Gemma 3 270M.")] = False,
-    output_dir: Annotated[Path, typer.Option("--output-dir", help="Where the two runs go.")] = Path("runs/demo"),
-):
-    """The end-to-end demo: plain fine-tuning against the semantic loss, side by side.
-
-    Compiles the rules, generates data, fine-tunes with λ = 0 and with the semantic loss (same data
-    and seed) and prints the two runs' collapse reports side by side."""
-    from trainer.demo import run_demo
-
-    run_demo(output_dir, quick=quick, console=console)
-
-
 @app.command("eval")
 @friendly
 def eval_(
@@ -196,8 +155,9 @@ def eval_(
     Then the balanced metrics, the consistency with the constraints and the sensitivity to the
     premise."""
     from neurosym.eval.evaluate import EvalSettings
-    from neurosym.eval.runs import evaluate_model, is_run
+    from neurosym.eval.runs import evaluate_model
     from neurosym.eval.summary import print_result
+    from neurosym.runs import RunFolder
 
     files = [*data, *(more_data or [])]
     settings = EvalSettings(task=task, k=k, subsets=subsets, edits=edits, constrained=constrained, limit=limit, seed=seed)
@@ -205,9 +165,10 @@ def eval_(
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise NeurosymError(f"data file(s) not found: {', '.join(missing)}")
-    if output_dir is None and not is_run(model):
+    run = RunFolder(model)
+    if output_dir is None and not run.is_run():
         raise NeurosymError(f"--output-dir is required: {model!r} is not a run folder (one with final/neurosym.json)")
-    out = output_dir or Path(model) / "eval"
+    out = output_dir or run.eval_dir
     result, written = evaluate_model(model, files, settings, out, batch_size, device)
     print_result(result, console)
     console.print(f"wrote {', '.join(p.name for p in written)} to {out}")
@@ -265,23 +226,18 @@ def ask(
         console.print(f"{right} of {len(answers)} answers match their labels")
 
 
-@app.command()
-@friendly
-def report(
-    runs: Annotated[list[Path], typer.Argument(help="Run folders, each evaluated (RUN/eval/eval.json).")],
-    output_dir: Annotated[Path, typer.Option(help="Where report.md, report.json and the plots go.")] = Path("report"),
-):
-    """Several evaluated runs side by side, mean ± sd over seeds, with every run's verdict.
-
-    Runs are grouped by their config minus the seed; the figures also per split and graph size."""
-    from neurosym.eval.report import print_report, write_report
-
-    result, written = write_report(runs, output_dir)
-    print_report(result, console)
-    console.print(f"wrote {', '.join(p.name for p in written)} to {output_dir}")
-
-
 app.add_typer(data_app, name="data", help="Generate, load and summarize causal question files.")
+
+
+def _register_plugin_commands() -> None:
+    """Commands other packages add (the trainer's train, demo and report): each entry point of the
+    group ``neurosym.commands`` names a function that takes the app and registers its commands."""
+    registrars = {entry.value: entry for entry in entry_points(group=COMMAND_GROUP)}  # an install listed twice: once
+    for entry in registrars.values():
+        entry.load()(app)
+
+
+_register_plugin_commands()
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m neurosym`

@@ -81,3 +81,19 @@ class ArtifactError(NeurosymError):
 
 class DataError(NeurosymError):
     """A data file or a configuration value is malformed."""
+
+
+class ConfigError(DataError):
+    """A training config file, a ``--set`` override or a command-line option has a bad key or value."""
+
+
+class DeviceError(NeurosymError):
+    """The device asked for is not available on this machine."""
+
+
+class RunFolderError(NeurosymError):
+    """A run folder is missing a file it should hold, or holds one that cannot be read."""
+
+
+class RunFolderExistsError(RunFolderError):
+    """A new run would start over an earlier run in the same folder."""

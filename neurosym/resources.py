@@ -32,17 +32,3 @@ def constraint_path(relative: str) -> Path:
 def cache_dir() -> Path:
     """Root of neurosym's cache: ``$NEUROSYM_CACHE``, else ``~/.cache/neurosym``."""
     return Path(os.environ.get("NEUROSYM_CACHE") or Path.home() / ".cache" / "neurosym").expanduser()
-
-
-def publish_folder(work: Path, final: Path) -> bool:
-    """Rename the finished folder ``work`` to ``final`` unless ``final`` exists, say because another
-    process published it first: True if this one did. A complete cache entry is never replaced."""
-    if final.exists():
-        return False
-    try:
-        os.rename(work, final)
-    except OSError:  # another process renamed its folder there first
-        if not final.is_dir():
-            raise
-        return False
-    return True

@@ -15,7 +15,7 @@ from neurosym.causal import FAMILIES, SPLITS, TASKS, families_for, generate, pre
 from neurosym.cli import app
 from neurosym.errors import DataError
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "causal_axioms_formats"
+FIXTURES = Path(__file__).parent / "fixtures" / "public_formats"  # written by fixtures/write_public_formats.py
 
 
 def _edges(premise: str) -> list[tuple[str, str]]:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
+from fixtures.write_public_formats import write_public_formats
 
+from neurosym.atomic import atomic_write_text
 from neurosym.causal import Question, load_questions, write_questions
-from neurosym.causal.io import atomic_write_text
 from neurosym.errors import DataError
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "causal_axioms_formats"
+FIXTURES = Path(__file__).parent / "fixtures" / "public_formats"  # written by fixtures/write_public_formats.py
 EXPECTED_FORMATS = {
     "transitivity_chain_8.pkl": ("pickle", "transitivity"),
     "transitivity_branching_8.pkl": ("pickle", "transitivity"),
@@ -44,6 +45,13 @@ def test_public_fixtures_load_with_labels_that_match_networkx(name):
         assert question.truth == _networkx_answer(question.premise, question.question)
         assert question.label == ("Yes" if question.truth else "No")
     assert result.disagreements() == []
+
+
+def test_public_fixtures_are_what_their_script_writes(tmp_path):
+    written = write_public_formats(tmp_path)
+    assert [p.name for p in written] == sorted(EXPECTED_FORMATS)
+    for path in written:
+        assert path.read_bytes() == (FIXTURES / path.name).read_bytes(), path.name
 
 
 def test_task_filter_skips_other_tasks():

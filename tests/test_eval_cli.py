@@ -17,7 +17,7 @@ from neurosym.eval.report import build_report
 from neurosym.eval.runs import load_target
 from neurosym.model import YesNoHead, apply_lora, tiny_gemma3
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "causal_axioms_formats"
+FIXTURES = Path(__file__).parent / "fixtures" / "public_formats"  # written by fixtures/write_public_formats.py
 FILES = sorted(str(p) for p in FIXTURES.iterdir())
 LEVEL_KEYS = {"balanced_accuracy", "mcc", "roc_auc", "premise_auc", "yes_rate", "collapsed", "accuracy", "recall_yes",
               "recall_no"}

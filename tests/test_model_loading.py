@@ -15,7 +15,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Gemma3ForCausalLM
 
-from neurosym.errors import DataError
+from neurosym.errors import DataError, DeviceError
 from neurosym.model import GEMMA_ALIAS, YesNoHead, convert_gguf, load_model, save_tiny_gemma3, tiny_gemma3
 from neurosym.model.loading import MANIFEST, atomic_folder, check_saved_tokenizer
 from neurosym.model.prompts import GEMMA_CHAT_TEMPLATE
@@ -226,7 +226,7 @@ def test_bad_dtype_or_device_is_an_error_naming_it(tiny_folder, kwargs, message)
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_a_gpu_is_an_error(tiny_folder):
-    with pytest.raises(DataError, match="no CUDA GPU"):
+    with pytest.raises(DeviceError, match="no CUDA GPU"):
         load_model(tiny_folder, device="cuda")
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from neurosym.causal import write_eval_splits
 from neurosym.errors import DataError
+from neurosym.runs import RunFolder
 from trainer.config import load_config
-from trainer.sweep import EVAL_RESULT, FAILURE, SweepEval, SweepRun, load_sizes, run_sweep, sweep_main
+from trainer.sweep import FAILURE, SweepEval, SweepRun, load_sizes, run_sweep, sweep_main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "experiments"
@@ -30,15 +31,15 @@ def test_a_sweep_trains_evaluates_and_is_resumed_without_redoing_a_run(tmp_path,
             SweepRun("untuned", EXPERIMENTS / "paper.yaml", SMOKE, train=False)]
     first = run_sweep(runs, tmp_path, evaluation)
     assert [o.status for o in first] == ["done", "done"]
-    tuned = json.loads((tmp_path / "tuned" / EVAL_RESULT).read_text())
+    tuned = json.loads(RunFolder(tmp_path / "tuned").eval_result.read_text())
     assert tuned["run"] == str(tmp_path / "tuned") and tuned["files"] == [str(f) for f in evaluation.files["transitivity"]]
     assert (tmp_path / "tuned" / "final" / "neurosym.json").is_file()
     assert not (tmp_path / "untuned" / "final").exists()  # evaluated as it is, never trained
-    assert json.loads((tmp_path / "untuned" / EVAL_RESULT).read_text())["model"] == "tiny"
-    stamp = (tmp_path / "tuned" / EVAL_RESULT).stat().st_mtime_ns
+    assert json.loads(RunFolder(tmp_path / "untuned").eval_result.read_text())["model"] == "tiny"
+    stamp = RunFolder(tmp_path / "tuned").eval_result.stat().st_mtime_ns
     again = run_sweep(runs, tmp_path, evaluation)
     assert [o.status for o in again] == ["skipped", "skipped"]
-    assert (tmp_path / "tuned" / EVAL_RESULT).stat().st_mtime_ns == stamp
+    assert RunFolder(tmp_path / "tuned").eval_result.stat().st_mtime_ns == stamp
     assert again[0].summary == first[0].summary
     logged = [json.loads(line) for line in (tmp_path / "sweep.log").read_text().splitlines()]
     assert [(r["run"], r["status"]) for r in logged] == [("tuned", "done"), ("untuned", "done"),
@@ -52,7 +53,7 @@ def test_a_failing_run_is_kept_with_its_traceback_and_the_sweep_goes_on(tmp_path
     assert outcomes[0].status == "failed" and "optim.lr" in (tmp_path / "broken" / FAILURE).read_text()
     assert outcomes[1].status == "done"
     logged = {r["run"]: r for r in map(json.loads, (tmp_path / "sweep.log").read_text().splitlines())}
-    assert logged["broken"]["error"].startswith("DataError") and "optim.lr" in logged["broken"]["error"]
+    assert logged["broken"]["error"].startswith("ConfigError") and "optim.lr" in logged["broken"]["error"]
     assert "error" not in logged["late"]
     fixed = run_sweep([SweepRun("broken", EXPERIMENTS / "paper.yaml", SMOKE)], tmp_path, evaluation)
     assert fixed[0].status == "done" and not (tmp_path / "broken" / FAILURE).exists()

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from neurosym.causal import generate, write_questions
 from neurosym.cli import app
-from neurosym.errors import DataError
+from neurosym.errors import ConfigError, DataError, RunFolderExistsError
+from neurosym.eval.consistency import check_answers
 from neurosym.eval import binary_metrics
 from neurosym.model import tiny_gemma3
 from neurosym.resources import resource_dir
@@ -123,9 +124,9 @@ def test_full_fine_tuning_keeps_frozen_embeddings(tmp_path):
 
 def test_fresh_run_over_an_old_one_or_resume_with_another_config_is_refused(tmp_path):
     folder = train(tiny(tmp_path / "run", "optim.max_steps=1", "eval.interval=1", "plots=false"))
-    with pytest.raises(DataError, match="already holds a run"):
+    with pytest.raises(RunFolderExistsError, match="already holds a run"):
         train(tiny(folder, "optim.max_steps=1"))
-    with pytest.raises(DataError, match="optim.lr"):
+    with pytest.raises(ConfigError, match="optim.lr"):
         train(tiny(folder, "optim.max_steps=1", "eval.interval=1", "plots=false", "optim.lr=0.5"), resume=True)
 
 
@@ -284,12 +285,12 @@ def test_impossible_subsets_are_counted_and_left_out_of_the_mean(tiny_batch):
 
 def test_violations_flag_exactly_the_inconsistent_answer_sets(tiny_batch):
     _, term, _, asked = tiny_batch
-    truth = torch.cat([sample.targets() for _, sample in asked])
-    assert not term.violations(truth, asked).any()  # the graph's own answers satisfy the constraint
-    all_no = term.violations(torch.zeros_like(truth), asked)
-    has_edge = torch.tensor([any(sample.evidence[i] for i in sample.evidence
-                                 if term.circuit.variables[i].startswith("edge")) for _, sample in asked])
-    assert torch.equal(all_no, has_edge)  # "No" to everything breaks edge(x,y) → causes(x,y) iff an edge is seen
+    truth = [bool(t) for _, sample in asked for t in sample.targets()]
+    assert not any(c.violated for c in check_answers(term.circuit, asked, truth))  # the graph's own answers fit
+    all_no = [c.violated for c in check_answers(term.circuit, asked, [False] * len(truth))]
+    has_edge = [any(sample.evidence[i] for i in sample.evidence if term.circuit.variables[i].startswith("edge"))
+                for _, sample in asked]
+    assert all_no == has_edge  # "No" to everything breaks edge(x,y) → causes(x,y) iff an edge is seen
 
 
 def test_pull_is_the_mean_downhill_slope_and_points_away_from_a_rejected_collapse(tiny_batch):

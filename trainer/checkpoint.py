@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -18,8 +17,9 @@ from pathlib import Path
 
 import torch
 
-from neurosym.causal.io import atomic_write_text
+from neurosym.atomic import atomic_write, replace_folder
 from neurosym.errors import DataError
+from neurosym.runs import MANIFEST_NAME
 
 
 def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -50,16 +50,7 @@ class BestWeights:
 
 
 def save_checkpoint(folder: Path, step: int, state: dict, keep_last: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"step-{step:07d}.pt"
-    fd, tmp = tempfile.mkstemp(prefix=".step-", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        torch.save({"step": step, **state}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    path = atomic_write(folder / f"step-{step:07d}.pt", lambda tmp: torch.save({"step": step, **state}, tmp))
     for old in sorted(folder.glob("step-*.pt"))[:-keep_last]:
         old.unlink()
     return path
@@ -94,29 +85,9 @@ def save_final(model, tokenizer, folder: Path, manifest: dict) -> Path:
     try:
         model.save_pretrained(work)
         tokenizer.save_pretrained(work)
-        (work / "neurosym.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        (work / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         work.chmod(0o755)
-        old = folder.with_name(f".{folder.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(work, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(work, folder)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return folder
-
-
-def truncate_metrics(path: Path, step: int) -> None:
-    """Keep the records up to ``step``; a line cut short by a kill is dropped too."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if record["step"] <= step:
-            kept.append(line)
-    atomic_write_text(path, "".join(line + "\n" for line in kept))

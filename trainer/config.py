@@ -10,8 +10,9 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from neurosym.causal.io import atomic_write_text
-from neurosym.errors import DataError
+from neurosym.atomic import atomic_write_text
+from neurosym.errors import ConfigError
+from neurosym.runs import RunFolder
 
 
 class _Section(BaseModel):
@@ -31,9 +32,8 @@ class ModelConfig(_Section):
     freeze_embeddings: bool = True
     # auto: float32 weights, with bf16 autocast on a GPU that supports it; bfloat16: bf16 weights
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
-    # auto: eager attention on a GPU (Gemma 3 trained in bf16 autocast through sdpa with left-padded
-    # batches gave NaN weights within a few steps on an H100), the model's own default on a CPU;
-    # the rule of neurosym.model.load_model, which evaluation follows too
+    # auto: eager attention on a GPU, where sdpa failed on left-padded batches (docs/trainer.md), the
+    # model's own default on a CPU; the rule of neurosym.model.load_model, which evaluation follows too
     attention: Literal["auto", "eager", "sdpa"] = "auto"
 
 
@@ -131,8 +131,8 @@ class TrainConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     progress: bool = True  # the bar shows only on a terminal, never under CI
 
-    def run_folder(self) -> Path:
-        return Path(self.output_dir)
+    def run_folder(self) -> RunFolder:
+        return RunFolder(self.output_dir)
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
@@ -143,18 +143,18 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConf
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except OSError as error:
-            raise DataError(f"cannot read config {path}: {error}") from None
+            raise ConfigError(f"cannot read config {path}: {error}") from None
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-            raise DataError(f"{path}{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
+            raise ConfigError(f"{path}{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
         if not isinstance(raw, dict):
-            raise DataError(f"{path}: a config must be a mapping of sections, got {type(raw).__name__}")
+            raise ConfigError(f"{path}: a config must be a mapping of sections, got {type(raw).__name__}")
     set_by: dict[tuple[str, ...], str] = {}  # the --set item each overridden key came from, for errors
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise DataError(f"--set expects key=value (e.g. optim.lr=1e-4), got {item!r}")
+            raise ConfigError(f"--set expects key=value (e.g. optim.lr=1e-4), got {item!r}")
         keys = tuple(k.strip() for k in key.split("."))
         _assign(raw, keys, yaml.safe_load(value) if value.strip() else None, item)
         set_by[keys] = item
@@ -162,7 +162,7 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConf
         return TrainConfig.model_validate(raw)
     except ValidationError as error:
         source = str(path) if path is not None else "config"
-        raise DataError("; ".join(_problem(e, source, set_by) for e in error.errors())) from None
+        raise ConfigError("; ".join(_problem(e, source, set_by) for e in error.errors())) from None
 
 
 def _problem(error: dict, source: str, set_by: dict[tuple[str, ...], str]) -> str:
@@ -182,7 +182,7 @@ def _assign(raw: dict, keys: tuple[str, ...], value, item: str) -> None:
     for key in keys[:-1]:
         child = node.setdefault(key, {})
         if not isinstance(child, dict):
-            raise DataError(f"--set {item!r}: {key!r} is not a section")
+            raise ConfigError(f"--set {item!r}: {key!r} is not a section")
         node = child
     node[keys[-1]] = value
 

@@ -14,22 +14,23 @@ from collections.abc import Sequence
 import torch
 
 from neurosym.causal import Question
+from neurosym.causal.subsets import asked_prompts, sample_subsets
 from neurosym.eval import answer_report
+from neurosym.eval.consistency import consistency_report
 from neurosym.model import YesNoHead
 from trainer.config import EvalConfig
-from trainer.semantic import SemanticTerm, prompts
+from trainer.semantic import SemanticTerm
 
 
 class CollapseMonitor:
     def __init__(self, head: YesNoHead, dev: Sequence[Question], term: SemanticTerm, config: EvalConfig, seed: int):
         self.head, self.dev, self.term, self.config = head, list(dev), term, config
         rng = random.Random(f"{seed}/monitor")
-        picked = rng.sample(self.dev, min(config.subsets, len(self.dev)))
-        self.subsets = [(q.premise, term.sampler.sample(q, rng)) for q in picked]  # the same at every evaluation
+        self.subsets = sample_subsets(term.sampler, self.dev, config.subsets, rng)  # the same at every evaluation
 
     def evaluate(self) -> dict:
         """The dev report: metrics, violation rate, and the collapse verdict with its reasons."""
-        subset_premises, subset_questions = prompts(self.subsets)
+        subset_premises, subset_questions = asked_prompts(self.subsets)
         premises = [q.premise for q in self.dev]
         p_yes = self.head.predict(premises + subset_premises, [q.question for q in self.dev] + subset_questions,
                                   self.config.batch_size)
@@ -37,7 +38,8 @@ class CollapseMonitor:
         report = answer_report([q.label == "Yes" for q in self.dev], answers[: len(self.dev)].tolist(),
                                p_yes[: len(self.dev)].tolist(), premises)
         subset_p = p_yes[len(self.dev):].to(self.head.device)
-        violated = self.term.violations(subset_p > 0.5, self.subsets)
-        report["violation_rate"] = float(violated.float().mean())
+        consistency = consistency_report(self.term.circuit, self.subsets, answers[len(self.dev):].tolist(),
+                                         self.dev[0].task, self.term.sampler.k)
+        report["violation_rate"] = consistency.violation_rate
         report["semantic_pull"] = self.term.pull(torch.logit(subset_p.double(), eps=1e-6), self.subsets)
         return report

@@ -1,7 +1,6 @@
 """PNG plots of a run's metrics.jsonl: losses, λ, dev Yes-rate and balanced accuracy over steps."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -9,9 +8,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 
+from neurosym.eval.plots import save_figure  # noqa: E402
+from neurosym.runs import RunFolder  # noqa: E402
 
-def plot_run(metrics_path: Path, out: Path) -> list[Path]:
-    records = [json.loads(line) for line in metrics_path.read_text(encoding="utf-8").splitlines() if line]
+
+def plot_run(run: RunFolder) -> list[Path]:
+    """losses.png, lambda.png and dev.png in the run folder."""
+    out, records = run.path, run.read_metrics()
     steps = [r["step"] for r in records]
     dev = [r for r in records if "dev" in r]
     written = []
@@ -21,11 +24,11 @@ def plot_run(metrics_path: Path, out: Path) -> list[Path]:
     if sl:
         ax.plot(*zip(*sl), label="semantic loss")
     ax.set_xlabel("step"), ax.set_ylabel("loss"), ax.legend(), ax.set_title("losses")
-    written.append(_save(fig, out / "losses.png"))
+    written.append(save_figure(fig, out / "losses.png"))
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(steps, [r["lambda"] for r in records])
     ax.set_xlabel("step"), ax.set_ylabel("λ"), ax.set_title("semantic-loss weight λ(t)")
-    written.append(_save(fig, out / "lambda.png"))
+    written.append(save_figure(fig, out / "lambda.png"))
     if dev:
         fig, ax = plt.subplots(figsize=(6, 3.5))
         ds = [r["step"] for r in dev]
@@ -35,12 +38,5 @@ def plot_run(metrics_path: Path, out: Path) -> list[Path]:
         if any(r["dev"].get("violation_rate") is not None for r in dev):
             ax.plot(ds, [r["dev"].get("violation_rate") for r in dev], marker="^", label="constraint violations")
         ax.set_ylim(-0.02, 1.02), ax.set_xlabel("step"), ax.legend(fontsize=8), ax.set_title("dev collapse monitor")
-        written.append(_save(fig, out / "dev.png"))
+        written.append(save_figure(fig, out / "dev.png"))
     return written
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

@@ -10,7 +10,6 @@ training by HF accelerate and each process takes its own slice of every step's r
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -24,16 +23,18 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 
 from neurosym.causal import Question
-from neurosym.errors import DataError
+from neurosym.causal.subsets import Asked, asked_prompts
+from neurosym.errors import ConfigError, DeviceError, RunFolderExistsError
 from neurosym.model import GEMMA_ALIAS, TINY_ALIAS, PromptTemplate, YesNoHead, apply_lora, load_model, prepare_full_finetune
+from neurosym.runs import RunFolder
 from trainer.checkpoint import (BestWeights, latest_checkpoint, load_checkpoint, restore_trainable, save_checkpoint,
-                                save_final, trainable_state, truncate_metrics)
+                                save_final, trainable_state)
 from trainer.config import EvalConfig, ModelConfig, PromptConfig, TrainConfig, changed_keys, dump_config, load_config
 from trainer.data import TrainingData, batch_indices
 from trainer.monitor import CollapseMonitor
 from trainer.progress import Progress
 from trainer.schedules import LambdaSchedule, lr_factor
-from trainer.semantic import Asked, SemanticTerm, prompts
+from trainer.semantic import SemanticTerm
 
 # Keys a resumed run may change: they alter what is shown or where, not what is computed.
 _FREE_KEYS = {"progress", "plots", "overwrite", "output_dir"}
@@ -43,11 +44,11 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     """Run one training job; returns its run folder."""
     accelerator = make_accelerator(config)
     main, rank, world = accelerator.is_main_process, accelerator.process_index, accelerator.num_processes
-    out = config.run_folder()
-    checkpoint = latest_checkpoint(out / "checkpoints") if resume else None
+    run = config.run_folder()
+    checkpoint = latest_checkpoint(run.checkpoints) if resume else None
     state = load_checkpoint(checkpoint) if checkpoint is not None else None
     if main:
-        _prepare_folder(out, config, resume, state["step"] if state else None)
+        _prepare_folder(run, config, resume, state["step"] if state else None)
     accelerator.wait_for_everyone()
 
     # -- model, data, and the compiled constraint template the semantic term uses ---------------
@@ -133,11 +134,10 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             if report["flagged"] and main:
                 progress.warn(f"step {step + 1}: the model looks {report['status']} on dev — {'; '.join(report['reasons'])}")
         if main:
-            with (out / "metrics.jsonl").open("a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+            run.append_metrics(record)
             progress.update(record)
             if (step + 1) % config.checkpoint.every == 0 or step + 1 == steps or stalled(best, step + 1, config.eval):
-                save_checkpoint(out / "checkpoints", step + 1, {
+                save_checkpoint(run.checkpoints, step + 1, {
                     "weights": trainable_state(head), "optimizer": optimizer.state_dict(),
                     "lr_schedule": lr_schedule.state_dict(), "lambda": lam.state_dict(),
                     **({"best": best.state_dict()} if best is not None else {})}, config.checkpoint.keep_last)
@@ -150,18 +150,18 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         if best is not None and best.weights is not None:
             restore_trainable(head, best.weights)
             selected = best.step
-        save_final(head.model, head.tokenizer, out / "final", _manifest(config, head, selected, trained))
+        save_final(head.model, head.tokenizer, run.final, _manifest(config, head, selected, trained))
         if config.plots:
             from trainer.plots import plot_run
 
-            plot_run(out / "metrics.jsonl", out)
-    return out
+            plot_run(run)
+    return run.path
 
 
 def ask(forward: Callable, head: YesNoHead, rows: Sequence[Question], asked: Sequence[Asked]) -> torch.Tensor:
     """(Yes, No) logits [rows + subset queries, 2]: the gold questions, then every query of every
     subset, through the model in one batch."""
-    premises, questions = prompts(asked)
+    premises, questions = asked_prompts(asked)
     batch = head.encode([q.premise for q in rows] + premises, [q.question for q in rows] + questions)
     return forward(batch["input_ids"], batch["attention_mask"])
 
@@ -194,30 +194,29 @@ def build_head(config: ModelConfig, prompt: PromptConfig, device: torch.device) 
 def make_accelerator(config: TrainConfig) -> Accelerator:
     """CPU or GPU; on a GPU with bf16 support and ``model.dtype: auto``, bf16 autocast over float32 weights."""
     if config.device == "cuda" and not torch.cuda.is_available():
-        raise DataError("device 'cuda' asked for, but no CUDA GPU is available (use device: auto or cpu)")
+        raise DeviceError("device 'cuda' asked for, but no CUDA GPU is available (use device: auto or cpu)")
     cpu = config.device == "cpu" or not torch.cuda.is_available()
     bf16 = not cpu and config.model.dtype == "auto" and torch.cuda.is_bf16_supported()
     return Accelerator(cpu=cpu, mixed_precision="bf16" if bf16 else "no")
 
 
-def _prepare_folder(out: Path, config: TrainConfig, resume: bool, resumed_step: int | None) -> None:
+def _prepare_folder(run: RunFolder, config: TrainConfig, resume: bool, resumed_step: int | None) -> None:
     """Resume only the same run; never start afresh over an earlier run unless told to."""
-    metrics, checkpoints, saved = out / "metrics.jsonl", out / "checkpoints", out / "config.yaml"
     if resumed_step is not None:
-        changed = [key for key in changed_keys(load_config(saved), config) if key not in _FREE_KEYS]
+        changed = [key for key in changed_keys(load_config(run.config), config) if key not in _FREE_KEYS]
         if changed:
-            raise DataError(f"--resume: the config differs from {saved} in {', '.join(changed)}",
-                            hint="resume with the run's own config, or start a new run in another output_dir")
-        truncate_metrics(metrics, resumed_step)
+            raise ConfigError(f"--resume: the config differs from {run.config} in {', '.join(changed)}",
+                              hint="resume with the run's own config, or start a new run in another output_dir")
+        run.truncate_metrics(resumed_step)
         return
-    if not (config.overwrite or resume) and (metrics.exists() or latest_checkpoint(checkpoints) is not None):
-        raise DataError(f"run folder {out} already holds a run",
-                        hint="pass --resume to continue it, or --set overwrite=true to start over")
-    out.mkdir(parents=True, exist_ok=True)
-    metrics.unlink(missing_ok=True)
-    for old in checkpoints.glob("step-*.pt"):
+    if not (config.overwrite or resume) and (run.metrics.exists() or latest_checkpoint(run.checkpoints) is not None):
+        raise RunFolderExistsError(f"run folder {run} already holds a run",
+                                   hint="pass --resume to continue it, or --set overwrite=true to start over")
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.metrics.unlink(missing_ok=True)
+    for old in run.checkpoints.glob("step-*.pt"):
         old.unlink()
-    dump_config(config, out / "config.yaml")
+    dump_config(config, run.config)
 
 
 def stalled(best: BestWeights | None, step: int, config: EvalConfig) -> bool:

@@ -1,14 +1,14 @@
 """A run's final dev collapse report, read back from its metrics.jsonl and printed as a table."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from neurosym.errors import DataError
+from neurosym.errors import RunFolderError
 from neurosym.eval.verdict import flagged
+from neurosym.runs import RunFolder
 
 ROWS = [("accuracy", "accuracy"), ("balanced accuracy", "balanced_accuracy"), ("MCC", "mcc"), ("ROC AUC", "roc_auc"),
         ("ROC AUC within premises", "premise_auc"), ("recall Yes", "recall_yes"), ("recall No", "recall_no"),
@@ -19,35 +19,28 @@ ROWS = [("accuracy", "accuracy"), ("balanced accuracy", "balanced_accuracy"), ("
 def final_dev(folder: Path) -> dict:
     """The dev report of the run's final model: that of the step its weights come from
     (``selected_step`` in ``final/neurosym.json``), else the last one."""
-    checks = _dev_checks(folder)
-    return checks[_final_step(folder, checks)]
+    run = RunFolder(folder)
+    checks = run.dev_checks()
+    return checks[_final_step(run, checks)]
 
 
 def better_earlier_check(folder: Path) -> tuple[int, dict] | None:
     """(step, dev report) of the check ``eval.select: best`` would keep (the highest dev balanced
     accuracy, the earlier on a tie), when the final model's check is flagged and that one is not."""
-    checks = _dev_checks(folder)
-    if not flagged(checks[_final_step(folder, checks)]):
+    run = RunFolder(folder)
+    checks = run.dev_checks()
+    if not flagged(checks[_final_step(run, checks)]):
         return None
     step, report = max(checks.items(), key=lambda item: (item[1]["balanced_accuracy"], -item[0]))
     return None if flagged(report) else (step, report)
 
 
-def _dev_checks(folder: Path) -> dict[int, dict]:
-    """Step -> dev report, in step order, from the run's metrics.jsonl."""
-    path = folder / "metrics.jsonl"
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    return {record["step"]: record["dev"] for record in records if "dev" in record}
-
-
-def _final_step(folder: Path, checks: dict[int, dict]) -> int:
+def _final_step(run: RunFolder, checks: dict[int, dict]) -> int:
     """The step of the final model's dev check: ``selected_step`` in ``final/neurosym.json``, else the last."""
-    manifest = folder / "final" / "neurosym.json"
-    selected = json.loads(manifest.read_text(encoding="utf-8")).get("selected_step") if manifest.is_file() else None
+    selected = run.read_manifest().get("selected_step")
     step = next(reversed(checks), None) if selected is None else selected
     if step not in checks:
-        raise DataError(f"{folder / 'metrics.jsonl'} holds no dev evaluation"
-                        + (f" at step {selected}" if selected is not None else ""))
+        raise RunFolderError(f"{run.metrics} holds no dev evaluation" + (f" at step {selected}" if selected is not None else ""))
     return step
 
 

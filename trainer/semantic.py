@@ -8,19 +8,17 @@ and atoms left unasked are quantified existentially by the mask (the answers mus
 """
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Sequence
 
 import torch
 
 import neurosym as ns
-from neurosym.causal import Question, SubsetSample, SubsetSampler
+from neurosym.causal import Question, SubsetSampler
+from neurosym.causal.subsets import Asked, circuit_inputs, subsets_around
 from neurosym.errors import DataError
 from neurosym.resources import constraint_path
 from trainer.config import SemanticConfig
-
-Asked = tuple[str, SubsetSample]  # a premise and one subset grounded on its graph
 
 
 class SemanticTerm:
@@ -36,25 +34,24 @@ class SemanticTerm:
         self.loss = ns.SemanticLoss(circuit, on_impossible="ignore")  # counted by the caller instead
 
     @classmethod
-    def compile(cls, config: SemanticConfig, task: str) -> "SemanticTerm":
+    def compile(cls, config: SemanticConfig, task: str) -> SemanticTerm:
         """Compile the task's template (or ``config.constraints``) over k nodes; the cache makes it once."""
         source = config.constraints or constraint_path(f"causal/{task}.ns")
         return cls(ns.compile(source, {"Node": config.k}), config)
 
-    def to(self, device: torch.device) -> "SemanticTerm":
+    def to(self, device: torch.device) -> SemanticTerm:
         self.loss.to(device)
         return self
 
     def sample(self, rows: Sequence[Question], rng: random.Random, max_queries: int | None = None) -> list[Asked]:
         """``subsets_per_example`` subsets around each row's own query."""
-        return [(q.premise, self.sampler.sample(q, rng, max_queries=max_queries))
-                for q in rows for _ in range(self.config.subsets_per_example)]
+        return subsets_around(self.sampler, rows, rng, self.config.subsets_per_example, max_queries)
 
     def __call__(self, z: torch.Tensor, asked: Sequence[Asked]) -> tuple[torch.Tensor, int]:
-        """Mean −log P over the subsets, from ``z`` [sum of their query counts] in `prompts` order,
+        """Mean −log P over the subsets, from ``z`` [sum of their query counts] in `asked_prompts` order,
         and the number of subsets left out because their evidence alone violates the constraint
         (their loss is +inf: it would make the mean inf)."""
-        logits, mask = self.circuit_inputs(z, asked)
+        logits, mask = circuit_inputs(z, asked)
         nll = self.loss(logits=logits, mask=mask)  # an impossible row: inf, with gradient 0
         possible = torch.isfinite(nll)
         mean = nll[possible].mean() if bool(possible.any()) else z.sum() * 0.0
@@ -68,27 +65,3 @@ class SemanticTerm:
             loss, _ = self(z, asked)
             (grad,) = torch.autograd.grad(loss, z, allow_unused=True)
         return 0.0 if grad is None or len(z) == 0 else float(-grad.mean())
-
-    def violations(self, answers: torch.Tensor, asked: Sequence[Asked]) -> torch.Tensor:
-        """[subsets] bool: the 0/1 ``answers`` (with the evidence) satisfy no model of the constraint."""
-        logits, mask = self.circuit_inputs(torch.where(answers.bool(), math.inf, -math.inf), asked)
-        with torch.no_grad():
-            return torch.isinf(self.loss(logits=logits, mask=mask))
-
-    def circuit_inputs(self, z: torch.Tensor, asked: Sequence[Asked]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits [subsets, V] and mask [subsets, V] aligned with the circuit's variables."""
-        rows, masks, offset = [], [], 0
-        for _, sample in asked:
-            n = len(sample.queries)
-            rows.append(sample.logits(z[offset: offset + n]))
-            masks.append(sample.mask(device=z.device))
-            offset += n
-        if offset != len(z):
-            raise DataError(f"{len(z)} logits for {offset} asked queries")
-        return torch.stack(rows), torch.stack(masks)
-
-
-def prompts(asked: Sequence[Asked]) -> tuple[list[str], list[str]]:
-    """(premises, questions) of every query of every subset, in order."""
-    pairs = [(premise, query.text) for premise, sample in asked for query in sample.queries]
-    return [p for p, _ in pairs], [q for _, q in pairs]

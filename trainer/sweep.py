@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from neurosym.eval.evaluate import EvalSettings
+from neurosym.runs import RunFolder
 
-EVAL_RESULT = Path("eval") / "eval.json"
 EVAL_SEED = 2026  # the evaluation splits' seed: every experiment reads the same files
 FAILURE = "failed.txt"
 
@@ -108,8 +108,9 @@ def _job(job) -> SweepOutcome:
 def run_one(run: SweepRun, root: Path, evaluation: SweepEval, deadline: float | None = None) -> SweepOutcome:
     """Train ``run`` unless its final model exists, then evaluate it unless its eval.json exists."""
     folder = root / run.name
-    if (folder / EVAL_RESULT).is_file():
-        return SweepOutcome(run.name, folder, "skipped", summary=_summary(folder / EVAL_RESULT))
+    done = RunFolder(folder)
+    if done.eval_result.is_file():
+        return SweepOutcome(run.name, folder, "skipped", summary=_summary(done.eval_result))
     if deadline is not None and time.time() > deadline:
         return SweepOutcome(run.name, folder, "late")
     started = time.perf_counter()
@@ -121,16 +122,16 @@ def run_one(run: SweepRun, root: Path, evaluation: SweepEval, deadline: float | 
         model = str(folder)
         if not run.train:
             model = config.model.name
-        elif not (folder / "final" / "neurosym.json").is_file():
+        elif not done.is_run():
             train(config, resume=True)
-        evaluate_folder(model, folder / "eval", evaluation, config.data.task)
+        evaluate_folder(model, done.eval_dir, evaluation, config.data.task)
     except Exception as error:  # one broken run must not end the sweep: its traceback is kept beside it
         folder.mkdir(parents=True, exist_ok=True)
         (folder / FAILURE).write_text(traceback.format_exc(), encoding="utf-8")
         message = " ".join(f"{type(error).__name__}: {error}".split())  # one line, hint included
         return SweepOutcome(run.name, folder, "failed", time.perf_counter() - started, error=message)
     (folder / FAILURE).unlink(missing_ok=True)
-    return SweepOutcome(run.name, folder, "done", time.perf_counter() - started, _summary(folder / EVAL_RESULT))
+    return SweepOutcome(run.name, folder, "done", time.perf_counter() - started, _summary(done.eval_result))
 
 
 def evaluate_folder(model: str, out: Path, evaluation: SweepEval, task: str) -> dict:
@@ -154,7 +155,7 @@ def load_sizes(path: Path) -> dict[str, SweepSize]:
     """The presets of ``experiments/sizes.yaml``: name → `SweepSize`."""
     import yaml
 
-    from neurosym.errors import DataError
+    from neurosym.errors import ConfigError
 
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -162,7 +163,7 @@ def load_sizes(path: Path) -> dict[str, SweepSize]:
                                    "settings": EvalSettings(**entry.get("settings", {}))})
                 for name, entry in raw.items()}
     except (OSError, yaml.YAMLError, AttributeError, TypeError) as error:
-        raise DataError(f"{path}: not a table of sweep sizes ({error})") from None
+        raise ConfigError(f"{path}: not a table of sweep sizes ({error})") from None
 
 
 def sweep_main(doc: str, make_runs: Callable[[SweepSize], list[SweepRun]], sizes: dict[str, SweepSize],
@@ -172,7 +173,7 @@ def sweep_main(doc: str, make_runs: Callable[[SweepSize], list[SweepRun]], sizes
     from neurosym.causal import write_eval_splits
     from neurosym.errors import DataError
     from neurosym.eval.report import write_report
-    from trainer.config import load_config
+    from trainer.config import TrainConfig, load_config
 
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=list(sizes), default=next(iter(sizes)), help="preset: how big a run")
@@ -200,9 +201,9 @@ def sweep_main(doc: str, make_runs: Callable[[SweepSize], list[SweepRun]], sizes
     evaluation = SweepEval(files, size.settings, batch_size=args.eval_batch_size)
     deadline = time.time() + 60 * args.minutes if args.minutes is not None else None
     outcomes = run_sweep(runs, args.out, evaluation, args.workers or size.workers, deadline)
-    evaluated = [o.folder for o in outcomes if (o.folder / EVAL_RESULT).is_file()]
+    evaluated = [o.folder for o in outcomes if RunFolder(o.folder).eval_result.is_file()]
     if evaluated:
-        write_report(evaluated, args.out / "report")
+        write_report(evaluated, args.out / "report", TrainConfig().model_dump())
     counts = {status: sum(o.status == status for o in outcomes) for status in ("done", "skipped", "failed", "late")}
     print(f"[sweep] {len(runs)} runs: {counts}; report in {args.out / 'report'}", flush=True)
     return outcomes

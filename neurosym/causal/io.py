@@ -18,13 +18,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import pickle
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from neurosym.atomic import atomic_write_jsonl
 from neurosym.causal.records import Question
 from neurosym.causal.text import TASKS, Task, split_text
 from neurosym.errors import DataError, Location
@@ -224,39 +223,3 @@ def write_questions(path: str | Path, questions: Iterable[Question], seed: int |
     """Write ``questions`` as neurosym JSON lines; returns the row count. Atomic: a failure
     leaves whatever ``path`` held before untouched."""
     return atomic_write_jsonl(path, (question_row(q, seed) for q in questions))
-
-
-def atomic_write_jsonl(path: str | Path, records: Iterable[dict]) -> int:
-    """Write ``records`` as JSON lines with `atomic_write_text`; returns the line count."""
-    lines = [json.dumps(record, ensure_ascii=False) for record in records]
-    atomic_write_text(path, "".join(line + "\n" for line in lines))
-    return len(lines)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".tmp", delete=False)
-    except OSError as error:
-        raise DataError(f"cannot write {path}: {error.strerror or error}") from None
-    try:
-        with handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o666 & ~_umask())  # temporary files are private; the result is not
-        os.replace(handle.name, path)
-    except BaseException as error:
-        Path(handle.name).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise DataError(f"cannot write {path}: {error.strerror or error}") from None
-        raise

@@ -12,7 +12,6 @@ import contextlib
 import errno
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -22,8 +21,8 @@ from pathlib import Path
 
 from pysdd.sdd import SddManager, SddNode, Vtree
 
+from neurosym.atomic import atomic_write, publish_folder, replace_folder
 from neurosym.errors import ArtifactError
-from neurosym.resources import publish_folder
 
 FORMAT_VERSION = 1
 SDD_FILE, VTREE_FILE, MANIFEST_FILE, TENSOR_FILE = "circuit.sdd", "circuit.vtree", "manifest.json", "tensor.pt"
@@ -126,7 +125,7 @@ class Circuit:
                 self._tensor = TensorCircuit(layers_from_sdd(self.root, len(self.variables)), projector)
                 if cached is not None:
                     with contextlib.suppress(OSError):  # a read-only folder: the tensor form stays in memory
-                        _atomic_write(cached, self._tensor.save)
+                        atomic_write(cached, self._tensor.save)
         return self._tensor
 
     def log_prob(self, probs=None, *, logits=None, mask=None):
@@ -159,14 +158,8 @@ class Circuit:
             if not replace:
                 if not publish_folder(staging, folder):
                     raise FileExistsError(errno.EEXIST, "already published", str(folder))
-            elif folder.exists():
-                backup = folder.with_name(f".{folder.name}.old")
-                shutil.rmtree(backup, ignore_errors=True)
-                folder.rename(backup)
-                staging.rename(folder)
-                shutil.rmtree(backup, ignore_errors=True)
             else:
-                staging.rename(folder)
+                replace_folder(staging, folder)
         except FileExistsError:
             raise
         except OSError as error:
@@ -310,14 +303,3 @@ def _evaluate(node: SddNode, assignment: Sequence, memo: dict) -> bool:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

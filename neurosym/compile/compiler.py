@@ -36,8 +36,7 @@ class CompileOptions:
     conjoin: str = "depth"  # "depth": deepest scopes first; "source": as written
     minimize: str = "final"  # "none", "final" (one bounded pass at the end) or "dynamic"
     minimize_seconds: float = 5.0
-    # A final pass repeats vtree searches until they stop paying; on SDDs past this size a pass costs
-    # far more than it saves (transitivity Node=7: 264k → 255k nodes for +17 s), so it is skipped.
+    # Past this size a final pass costs far more than it saves (docs/benchmarks.md), so it is skipped.
     minimize_up_to: int = 50_000
     max_size: int | None = None  # live SDD size at which to give up
     timeout: float | None = None  # seconds at which to give up

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from neurosym.causal import Question, SubsetSample, SubsetSampler
+from neurosym.causal.subsets import Asked, asked_prompts, sample_subsets
 from neurosym.ground import formula as g
 
 JOINT = "(joint)"  # a violation that needs several constraints together
@@ -127,7 +128,7 @@ class ConsistencyReport:
         """The constraint violated in the most subsets (ties: the theory's order)."""
         return max(self.by_constraint, key=self.by_constraint.get) if self.violated else None
 
-    def __add__(self, other: "ConsistencyReport") -> "ConsistencyReport":
+    def __add__(self, other: ConsistencyReport) -> ConsistencyReport:
         """Two reports on the same task's circuit pooled (files of one task)."""
         counts = {name: self.by_constraint.get(name, 0) + other.by_constraint.get(name, 0)
                   for name in {**self.by_constraint, **other.by_constraint}}
@@ -140,25 +141,33 @@ class ConsistencyReport:
                 "by_constraint": dict(self.by_constraint), "prompts": self.prompts}
 
 
+def check_answers(circuit, asked: Sequence[Asked], answers: Sequence[bool]) -> list[Check]:
+    """The exact verdict on each asked subset: its evidence and its share of ``answers`` (0/1, in
+    `asked_prompts` order)."""
+    knowns, offset = [], 0
+    for _, sample in asked:
+        knowns.append(known_values(sample, answers[offset: offset + len(sample.queries)]))
+        offset += len(sample.queries)
+    return ConstraintChecker(circuit).check(knowns)
+
+
+def consistency_report(circuit, asked: Sequence[Asked], answers: Sequence[bool], task: str, k: int) -> ConsistencyReport:
+    """How many of the ``asked`` subsets the 0/1 ``answers`` violate, and which constraints."""
+    counts = Counter({c.name: 0 for c in circuit.ground_theory.constraints})
+    violated = 0
+    for result in check_answers(circuit, asked, answers):
+        violated += result.violated
+        counts.update(result.constraints)
+    return ConsistencyReport(task, k, len(asked), violated, dict(counts), len(answers))
+
+
 def check_consistency(predictor, questions: Sequence[Question], circuit, subsets: int,
                       seed: int = 0) -> ConsistencyReport:
     """Sample ``subsets`` questions, ground the circuit's template around each, ask every query in one
     batch, and check the 0/1 answers exactly."""
     sampler = SubsetSampler.for_circuit(circuit)
-    rng = random.Random(f"{seed}/consistency")
-    picked = rng.sample(list(questions), min(subsets, len(questions)))
-    samples = [(q.premise, sampler.sample(q, rng)) for q in picked]
-    premises = [premise for premise, sample in samples for _ in sample.queries]
-    texts = [query.text for _, sample in samples for query in sample.queries]
+    asked = sample_subsets(sampler, questions, subsets, random.Random(f"{seed}/consistency"))
+    premises, texts = asked_prompts(asked)
     answers = [p > 0.5 for p in predictor.predict(premises, texts)] if texts else []
-    knowns, offset = [], 0
-    for _, sample in samples:
-        knowns.append(known_values(sample, answers[offset: offset + len(sample.queries)]))
-        offset += len(sample.queries)
-    counts = Counter({c.name: 0 for c in circuit.ground_theory.constraints})
-    violated = 0
-    for result in ConstraintChecker(circuit).check(knowns):
-        violated += result.violated
-        counts.update(result.constraints)
-    task = picked[0].task if picked else "-"
-    return ConsistencyReport(task, sampler.k, len(samples), violated, dict(counts), len(texts))
+    task = questions[0].task if asked else "-"
+    return consistency_report(circuit, asked, answers, task, sampler.k)

@@ -3,7 +3,8 @@
 Each run folder must hold ``eval/eval.json`` (from `neurosym eval RUN`), or be a folder that holds
 ``eval.json`` itself (`neurosym eval MODEL --output-dir FOLDER`, for a baseline or an untuned
 model); a run's ``config.yaml`` and ``metrics.jsonl`` are read when present; a key the config lacks
-(a run made before the key existed) takes today's default. Runs are grouped by their config without
+(a run made before the key existed) takes its value from ``defaults``, the trainer's config defaults
+when the trainer calls. Runs are grouped by their config without
 the keys that only name a repetition (``seed``, ``data.seed``, ``output_dir``, ``progress``,
 ``plots``) and the keys of a section switched off (``semantic.lam.*`` where ``semantic.enabled`` is
 false: they change nothing); a group is named by its runs' folder name less ``-seedN``, else by the
@@ -17,15 +18,16 @@ import hashlib
 import json
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import yaml
 
 from neurosym.errors import DataError
 from neurosym.eval.verdict import flagged
-from trainer.config import TrainConfig
+from neurosym.runs import EVAL_RESULT_NAME, RunFolder
 
 SEED_SUFFIX = re.compile(r"[-_]seed\d+$")
 REPETITION_KEYS = ("seed", "data.seed", "output_dir", "progress", "plots")
@@ -45,8 +47,8 @@ class RunResult:
         return self.config.get("seed")
 
 
-def read_config(path: Path) -> dict:
-    """The run's config.yaml with the keys it lacks filled in from `TrainConfig`'s defaults; {} when absent."""
+def read_config(path: Path, defaults: Mapping = MappingProxyType({})) -> dict:
+    """The run's config.yaml with the keys it lacks filled in from ``defaults``; {} when absent."""
     if not path.is_file():
         return {}
     try:
@@ -55,7 +57,7 @@ def read_config(path: Path) -> dict:
         raise DataError(f"cannot read the run config {path}: {error}") from None
     if not isinstance(config, dict):
         raise DataError(f"{path}: a run config must be a mapping, got {type(config).__name__}")
-    return _with_defaults(TrainConfig().model_dump(), config)
+    return _with_defaults(dict(defaults), config)
 
 
 def _with_defaults(defaults: dict, config: dict) -> dict:
@@ -78,14 +80,16 @@ def _flatten(config: dict, prefix: str = "") -> dict:
     return flat
 
 
-def load_run(folder: str | Path) -> RunResult:
-    folder = Path(folder)
-    path = folder / "eval" / "eval.json"
-    if not path.is_file() and (folder / "eval.json").is_file():
-        path = folder / "eval.json"  # the --output-dir of a model that is not a run (a baseline, the untuned model)
+def load_run(folder: str | Path, defaults: Mapping = MappingProxyType({})) -> RunResult:
+    """A run folder's eval.json (``eval/eval.json``, or ``eval.json`` in the folder itself), its config
+    and the metrics records that carry a dev report."""
+    run = RunFolder(folder)
+    path = run.eval_result
+    if not path.is_file() and (run.path / EVAL_RESULT_NAME).is_file():
+        path = run.path / EVAL_RESULT_NAME  # the --output-dir of a model that is not a run (a baseline, the untuned model)
     if not path.is_file():
-        raise DataError(f"{folder} has no eval/eval.json (nor eval.json)",
-                        hint=f"evaluate it first: neurosym eval {folder} --data FILE")
+        raise DataError(f"{run} has no eval/eval.json (nor eval.json)",
+                        hint=f"evaluate it first: neurosym eval {run} --data FILE")
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -94,16 +98,9 @@ def load_run(folder: str | Path) -> RunResult:
         if isinstance(result, dict) else ["everything"]
     if missing:
         raise DataError(f"{path} is not an eval.json written by neurosym eval (it lacks {', '.join(missing)})")
-    curve = []
-    metrics = folder / "metrics.jsonl"
-    if metrics.is_file():
-        try:
-            records = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line.strip()]
-        except ValueError as error:
-            raise DataError(f"{metrics}: not JSON lines ({error})") from None
-        curve = [r for r in records if isinstance(r, dict) and "step" in r and isinstance(r.get("dev"), dict)
-                 and {"balanced_accuracy", "yes_rate"} <= set(r["dev"])]
-    return RunResult(folder, _flatten(read_config(folder / "config.yaml")), result, curve)
+    curve = [r for r in run.read_metrics() if isinstance(r.get("dev"), dict)
+             and {"balanced_accuracy", "yes_rate"} <= set(r["dev"])]
+    return RunResult(run.path, _flatten(read_config(run.config, defaults)), result, curve)
 
 
 def _spread(values: list[float | None]) -> dict:
@@ -166,11 +163,11 @@ def group_runs(runs: Sequence[RunResult]) -> dict[str, tuple[list[RunResult], st
     return named
 
 
-def build_report(folders: Sequence[str | Path]) -> dict:
-    """The report's content (also written as report.json)."""
+def build_report(folders: Sequence[str | Path], defaults: Mapping = MappingProxyType({})) -> dict:
+    """The report's content (also written as report.json); ``defaults`` fill the keys a run's config lacks."""
     if not folders:
         raise DataError("no run folders given")
-    runs = [load_run(folder) for folder in folders]
+    runs = [load_run(folder, defaults) for folder in folders]
     groups = {}
     for name, (members, described) in group_runs(runs).items():
         groups[name] = {
@@ -256,12 +253,13 @@ def report_markdown(report: dict, plots: Sequence[str] = ()) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def write_report(folders: Sequence[str | Path], out: Path) -> tuple[dict, list[Path]]:
+def write_report(folders: Sequence[str | Path], out: Path,
+                 defaults: Mapping = MappingProxyType({})) -> tuple[dict, list[Path]]:
     """report.json, report.md and the PNGs in ``out``; returns the report and the files written."""
-    from neurosym.causal.io import atomic_write_text
+    from neurosym.atomic import atomic_write_text
     from neurosym.eval.plots import plot_curves, plot_report
 
-    report = build_report(folders)
+    report = build_report(folders, defaults)
     plots = plot_report(report["groups"], out)
     if report["curves"]:
         plots.append(plot_curves(report["curves"], out))

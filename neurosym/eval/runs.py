@@ -1,6 +1,6 @@
 """What `neurosym eval` can evaluate: a trainer's run folder, a model, or a reference baseline.
 
-A run folder (written by `trainer.recipe.train`) holds ``final/`` — a peft LoRA adapter or a full
+A run folder (`neurosym.runs.RunFolder`, written by the trainer) holds ``final/`` — a peft LoRA adapter or a full
 model, its tokenizer, and ``neurosym.json`` ``{"base_model", "lora", "prompt": {"text", "style"}}``,
 whose prompt is reused so the model is asked exactly as it was trained (the default prompt when the
 record has none). A LoRA run is evaluated as its adapter on its base model; the base model
@@ -8,15 +8,13 @@ record has none). A LoRA run is evaluated as its adapter on its base model; the 
 """
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from neurosym.errors import DataError
+from neurosym.errors import ConfigError, DataError, DeviceError, RunFolderError
 from neurosym.eval.predictors import BASELINE_PREFIX, HeadPredictor, Predictor, baseline
-
-RUN_MARKER = Path("final") / "neurosym.json"
+from neurosym.runs import RunFolder
 
 
 @dataclass(frozen=True)
@@ -27,10 +25,6 @@ class Target:
     run: Path | None = None  # the run folder, when one was given
 
 
-def is_run(path: str | Path) -> bool:
-    return (Path(path) / RUN_MARKER).is_file()
-
-
 def load_target(spec: str, batch_size: int = 16, device: str = "auto", seed: int = 0) -> Target:
     """``baseline:NAME``, a run folder, ``"tiny"``, ``"gemma3-270m"`` or a local Hugging Face folder."""
     if spec.startswith(BASELINE_PREFIX):
@@ -38,12 +32,12 @@ def load_target(spec: str, batch_size: int = 16, device: str = "auto", seed: int
     from neurosym.model import YesNoHead
 
     device = _device(device)
-    if is_run(spec):
-        folder = Path(spec)
-        meta = _read_record(folder / RUN_MARKER)
-        model, tokenizer = _load_run_model(folder / "final", meta, device)
+    run = RunFolder(spec)
+    if run.is_run():
+        meta = _read_record(run)
+        model, tokenizer = _load_run_model(run.final, meta, device)
         head = YesNoHead(model, tokenizer, _template(meta))
-        return Target(HeadPredictor(head, batch_size, str(folder)), folder)
+        return Target(HeadPredictor(head, batch_size, str(run)), run.path)
     model, tokenizer = load_base(spec, device)
     return Target(HeadPredictor(YesNoHead(model, tokenizer), batch_size, spec))
 
@@ -68,13 +62,11 @@ def load_base(name: str, device: str):
     return load_model(name, device=device)
 
 
-def _read_record(path: Path) -> dict:
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(meta["base_model"], str) or not isinstance(meta["lora"], bool):
-            raise TypeError("base_model must be a string and lora a boolean")
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise DataError(f"{path} is not a run's model record ({type(error).__name__}: {error})") from None
+def _read_record(run: RunFolder) -> dict:
+    """The run's ``final/neurosym.json``, checked for what loading the model needs."""
+    meta = run.read_manifest()
+    if not isinstance(meta.get("base_model"), str) or not isinstance(meta.get("lora"), bool):
+        raise RunFolderError(f"{run.manifest} is not a run's model record (base_model must be a string and lora a boolean)")
     return meta
 
 
@@ -110,7 +102,7 @@ def _device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise DataError(f"--device must be auto, cpu, cuda or cuda:N; got {name!r}")
+        raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N; got {name!r}")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DataError(f"--device {name} asked for, but no CUDA GPU is available")
+        raise DeviceError(f"--device {name} asked for, but no CUDA GPU is available")
     return name

@@ -126,12 +126,13 @@ def eval_markdown(result: dict, plots: Iterable[str] = ()) -> str:
 def write_eval(result: dict, out: Path) -> list[Path]:
     """eval.json, predictions.jsonl (``result["predictions"]``), the PNG plots and eval.md in ``out``
     (each file written atomically)."""
-    from neurosym.causal.io import atomic_write_jsonl, atomic_write_text
+    from neurosym.atomic import atomic_write_jsonl, atomic_write_text
     from neurosym.eval.plots import plot_eval
+    from neurosym.runs import EVAL_RESULT_NAME
 
     summary = {key: value for key, value in result.items() if key != "predictions"}
-    atomic_write_text(out / "eval.json", json.dumps(summary, indent=1) + "\n")
+    atomic_write_text(out / EVAL_RESULT_NAME, json.dumps(summary, indent=1) + "\n")
     atomic_write_jsonl(out / "predictions.jsonl", result["predictions"])
     plots = plot_eval(summary, out)
     atomic_write_text(out / "eval.md", eval_markdown(summary, [p.name for p in plots]))
-    return [out / "eval.json", out / "predictions.jsonl", out / "eval.md", *plots]
+    return [out / EVAL_RESULT_NAME, out / "predictions.jsonl", out / "eval.md", *plots]

@@ -21,9 +21,10 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from neurosym.errors import DataError
+from neurosym.errors import DataError, DeviceError
 from neurosym.model.prompts import GEMMA_CHAT_TEMPLATE
-from neurosym.resources import cache_dir, publish_folder
+from neurosym.atomic import publish_folder
+from neurosym.resources import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def _parse_device(device: torch.device | str | None) -> torch.device | None:
     except (RuntimeError, TypeError):
         raise DataError(f"device {device!r} is not a torch device (e.g. 'cpu', 'cuda', 'cuda:1')") from None
     if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise DataError(f"device {device!r} asked for, but no CUDA GPU is available")
+        raise DeviceError(f"device {device!r} asked for, but no CUDA GPU is available")
     return parsed
 
 

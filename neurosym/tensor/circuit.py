@@ -45,11 +45,9 @@ from neurosym.tensor.semirings import (NEG_INF, Workspace, argmax_tree, marginal
 
 FORMAT = 1
 # Bytes of buffers per chunk (node values and derivatives, product values, the largest layer's
-# children): on a CPU a chunk should stay in the last-level cache (32 MiB, this machine's L3:
-# ~560 float32 rows of transitivity Node=6, where two threads did 55k rows/s with 4 MiB, 77k with
-# 8, 79k with 16 and 32, 73k with 72, within the host's ±15% noise), on a GPU it should be as
-# large as memory comfortably allows (1 GiB); and never fewer than 16 rows, or the per-layer
-# overhead dominates.
+# children): on a CPU a chunk should stay in the last-level cache, on a GPU it should be as large
+# as memory comfortably allows; never fewer than 16 rows, or the per-layer overhead dominates
+# (measurements: docs/benchmarks.md, "Chunk size").
 CHUNK_BYTES = {"cpu": 32 << 20, "other": 1 << 30}
 MIN_CHUNK_ROWS = 16
 # Workspaces kept per circuit on a CPU, where fresh buffers of this size come from the operating
