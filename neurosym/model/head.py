@@ -13,7 +13,14 @@ import torch.nn.functional as F
 from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
 
 from neurosym.errors import DataError
-from neurosym.model.packing import PackedBatch, attention_masks, collate, pack, split_prompts, token_batches
+from neurosym.model.packing import (
+    PackedBatch,
+    attention_masks,
+    collate,
+    pack,
+    split_prompts,
+    token_batches,
+)
 from neurosym.model.prompts import DEFAULT_TEMPLATE, PromptTemplate, encode_prompts
 
 
@@ -179,6 +186,20 @@ class YesNoHead(torch.nn.Module):
         split = split_prompts(self.tokenizer, premises, questions, self.template, max_length)
         return collate(pack(split), self.tokenizer.pad_token_id).to(self.device)
 
+    def pack_batches(self, premises: Sequence[str], questions: Sequence[str], max_tokens: int | None = None, *,
+                     batch_size: int = 16, whole_premises: bool = False) -> list[tuple[list[int], PackedBatch]]:
+        """The questions in packed batches of at most ``max_tokens`` padded tokens (None: what
+        ``batch_size`` of the longest separate prompts take), each with its questions' indices in
+        order. A premise whose questions do not fit is split over several packs, unless
+        ``whole_premises`` keeps them in one batch (so a loss over them can be taken batch by batch)."""
+        split = split_prompts(self.tokenizer, premises, questions, self.template)
+        if not split:
+            return []
+        budget = max_tokens or batch_size * max(len(head) + len(tail) for head, tail in split)
+        packs = pack(split, None if whole_premises else budget)
+        return [(sorted(i for p in packs for i in p.questions), collate(packs, self.tokenizer.pad_token_id).to(self.device))
+                for packs in token_batches(packs, budget)]
+
     def forward(self, batch: PackedBatch | torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """(Yes, No) logits [N, 2] of a `PackedBatch`, or of left-padded ``input_ids`` and ``attention_mask``."""
         if isinstance(batch, PackedBatch):
@@ -203,18 +224,11 @@ class YesNoHead(torch.nn.Module):
             raise DataError(f"batch_size must be at least 1, got {batch_size}")
         if len(premises) != len(questions):
             raise DataError(f"{len(premises)} premises but {len(questions)} questions")
-        if not premises:
-            return torch.empty(0)
-        split = split_prompts(self.tokenizer, premises, questions, self.template)
-        budget = max_tokens or batch_size * max(len(head) + len(tail) for head, tail in split)
-        batches = token_batches(pack(split, budget), budget)
         was_training = self.model.training
         self.model.eval()
         answers = torch.empty(len(premises))
         try:
-            for packs in batches:
-                picked = sorted(i for p in packs for i in p.questions)
-                batch = collate(packs, self.tokenizer.pad_token_id).to(self.device)
+            for picked, batch in self.pack_batches(premises, questions, max_tokens, batch_size=batch_size):
                 answers[torch.tensor(picked)] = self.p_yes(batch).float().cpu()
         finally:
             self.model.train(was_training)
