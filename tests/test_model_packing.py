@@ -9,8 +9,16 @@ import torch
 from neurosym.causal import generate
 from neurosym.causal.text import render_question
 from neurosym.errors import DataError
-from neurosym.model import GEMMA_ALIAS, PromptTemplate, YesNoHead, load_model, tiny_gemma3
-from neurosym.model.packing import collate, pack, split_prompts, token_batches
+from neurosym.model import (
+    GEMMA_ALIAS,
+    PromptTemplate,
+    YesNoHead,
+    answer_logits,
+    load_model,
+    packed_answer_logits,
+    tiny_gemma3,
+)
+from neurosym.model.packing import Pack, collate, pack, split_prompts, token_batches
 from neurosym.resources import cache_dir
 
 CHAIN = " ".join(f"N{i} causes N{i + 1}." for i in range(30))  # longer than the tiny model's 128-token window
@@ -104,6 +112,31 @@ def test_a_padded_batch_of_packs_of_different_lengths_answers_each_alone(tiny_he
     alone = torch.cat([tiny_head.p_yes(collate([p], tiny_head.tokenizer.pad_token_id)) for p in packs])
     order = [i for p in packs for i in p.questions]
     assert torch.allclose(together[order], alone, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device"))])
+@pytest.mark.parametrize("width", [64, 65, 97, 129])
+def test_sdpa_packs_padded_to_the_widths_of_the_gpu_fault_answer_as_they_do_alone(device, width):
+    # The widths at which an H200's sdpa gave left-padded rows one shared answer (docs/evaluation.md).
+    model, _ = load_model("tiny", device=device, attention="sdpa")
+    generator = torch.Generator().manual_seed(width)
+
+    def ids(n):
+        return tuple(torch.randint(7, model.config.vocab_size, (n,), generator=generator).tolist())
+
+    packs = [Pack(ids(width - 9), (ids(4), ids(5)), (0, 1)), Pack(ids(width // 2), (ids(3),), (2,)),
+             Pack(ids(2), (ids(1), ids(3), ids(2)), (3, 4, 5))]
+    with torch.no_grad():
+        together = packed_answer_logits(model, collate(packs, 0).to(device), answer_ids=(1, 2)).cpu()
+        alone = torch.cat([packed_answer_logits(model, collate([p], 0).to(device), answer_ids=(1, 2)).cpu()
+                           for p in packs])
+        separate = torch.cat([answer_logits(model, torch.tensor([p.head + tail], device=device),
+                                            torch.ones(1, len(p.head) + len(tail), dtype=torch.long, device=device),
+                                            answer_ids=(1, 2)).cpu() for p in packs for tail in p.tails])
+    assert collate(packs, 0).input_ids.shape[1] == width
+    assert len(set(together[:, 0].tolist())) == 6
+    assert torch.allclose(together, alone, atol=1e-4) and torch.allclose(together, separate, atol=1e-4)
 
 
 def test_answer_logits_are_float32_under_bf16_autocast(tiny_head):
