@@ -236,7 +236,8 @@ class YesNoHead(torch.nn.Module):
 
 
 def length_batches(premises: Sequence[str], questions: Sequence[str], batch_size: int) -> list[list[int]]:
-    """The question indices of `YesNoHead.predict`'s batches: sorted by the characters of premise +
-    question, so a batch's prompts are of similar lengths and waste little on padding."""
+    """Question indices of length-sorted batches of separate prompts (by the characters of premise +
+    question): how `YesNoHead.predict` batched before packing, which bench/bench_throughput.py and
+    results/gpu/unaffected.py rebuild."""
     order = sorted(range(len(premises)), key=lambda i: len(premises[i]) + len(questions[i]))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

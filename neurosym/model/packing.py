@@ -52,10 +52,6 @@ class PackedBatch:
     columns: torch.Tensor
 
     @property
-    def questions(self) -> int:
-        return len(self.rows)
-
-    @property
     def tokens(self) -> int:
         """Real (non-padding) tokens."""
         return int((self.segments != PAD_SEGMENT).sum())
