@@ -59,6 +59,9 @@ class OptimConfig(_Section):
     weight_decay: float = Field(0.01, ge=0)
     batch_size: int = Field(8, ge=1)
     grad_accum: int = Field(1, ge=1)
+    # the most padded tokens one forward pass reads; a micro-batch's packed premises beyond it go in
+    # further passes, each backpropagated on its share of the loss (null: one pass a micro-batch)
+    max_tokens: Optional[int] = Field(None, ge=1)
     max_steps: int = Field(200, ge=1)
     warmup_steps: int = Field(0, ge=0)
     # the learning rate after warm-up: held, or decayed to min_lr_ratio × lr at max_steps

@@ -10,6 +10,7 @@ training by HF accelerate and each process takes its own slice of every step's r
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -103,15 +104,14 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             extra = [data.unlabeled[i] for i in batch_indices(len(data.unlabeled), unlabeled_size, step, slot, slots,
                                                               config.seed + 1)] if data.unlabeled else []
             asked = term.sample(rows + extra, rng, config.semantic.max_queries) if weight > 0 else []
-            logits = ask(forward, head, rows, asked)
-            ce, sl, impossible = losses(logits, rows, term, asked)
-            accelerator.backward((ce + weight * sl if sl is not None else ce) / accum)
-            record["ce"] += ce.item() / accum
+            ce, sl, impossible, sent = train_micro_batch(accelerator, forward, head, term, rows, asked, weight,
+                                                         config.optim.max_tokens, accum)
+            record["ce"] += ce / accum
             if sl is not None:
-                record["sl"] += sl.item() / accum
+                record["sl"] += sl / accum
             record["impossible_subsets"] += impossible
             record["rows"] += picked
-            prompts_asked += len(logits)
+            prompts_asked += sent
         record["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip))
         record["skipped"] = not math.isfinite(record["grad_norm"])  # a NaN/inf step would poison every weight
         if record["skipped"]:
@@ -158,18 +158,61 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     return run.path
 
 
+def train_micro_batch(accelerator: Accelerator, forward: Callable, head: YesNoHead, term: SemanticTerm,
+                      rows: Sequence[Question], asked: Sequence[Asked], weight: float, max_tokens: int | None,
+                      accum: int) -> tuple[float, float | None, int, int]:
+    """Backpropagate (CE + weight · SL) / accum of one micro-batch and return (CE, SL or None when
+    nothing was asked, impossible subsets, prompts asked).
+
+    Its questions go through the model packed, in passes of at most ``max_tokens`` padded tokens
+    (one pass when None); a premise's questions stay in one pass, and each pass backpropagates its
+    share of the means, so the gradient is that of one pass over the whole micro-batch.
+    """
+    premises, questions = micro_batch_prompts(rows, asked)
+    if max_tokens is None:
+        passes = [(list(range(len(questions))), head.pack(premises, questions))]
+    else:
+        passes = head.pack_batches(premises, questions, max_tokens, whole_premises=True)
+    owner = [s for s, (_, sample) in enumerate(asked) for _ in sample.queries]  # each query's subset
+    # the subsets whose loss is finite: their evidence alone decides it, whatever the model answers
+    split = len(passes) > 1 and bool(asked)
+    possible = len(asked) - (term(torch.zeros(len(owner), device=head.device), asked)[1] if split else 0)
+    ce_sum, sl_sum, impossible = 0.0, None, 0
+    for n, (picked, batch) in enumerate(passes):
+        pass_rows = [rows[i] for i in picked if i < len(rows)]
+        pass_asked = [asked[s] for s in dict.fromkeys(owner[i - len(rows)] for i in picked if i >= len(rows))]
+        last = n == len(passes) - 1
+        with contextlib.nullcontext() if last else accelerator.no_sync(forward):  # one gradient all-reduce
+            logits = forward(batch)
+            ce, sl, pass_impossible = losses(logits, pass_rows, term, pass_asked)
+            ce = ce * (len(pass_rows) / len(rows))
+            loss = ce
+            if sl is not None:
+                sl = sl * ((len(pass_asked) - pass_impossible) / possible if split and possible else 1.0)
+                loss = ce + weight * sl
+                sl_sum = (sl_sum or 0.0) + sl.item()
+            accelerator.backward(loss / accum)
+        ce_sum += ce.item()
+        impossible += pass_impossible
+    return ce_sum, sl_sum, impossible, len(questions)
+
+
 def ask(forward: Callable, head: YesNoHead, rows: Sequence[Question], asked: Sequence[Asked]) -> torch.Tensor:
-    """(Yes, No) logits [rows + subset queries, 2]: the gold questions, then every query of every
-    subset, through the model in one batch."""
+    """(Yes, No) logits [rows + subset queries, 2] of `micro_batch_prompts`, in one packed pass."""
+    return forward(head.pack(*micro_batch_prompts(rows, asked)))
+
+
+def micro_batch_prompts(rows: Sequence[Question], asked: Sequence[Asked]) -> tuple[list[str], list[str]]:
+    """(premises, questions) of a micro-batch: the gold questions, then every query of every subset."""
     premises, questions = asked_prompts(asked)
-    batch = head.encode([q.premise for q in rows] + premises, [q.question for q in rows] + questions)
-    return forward(batch["input_ids"], batch["attention_mask"])
+    return [q.premise for q in rows] + premises, [q.question for q in rows] + questions
 
 
 def losses(logits: torch.Tensor, rows: Sequence[Question], term: SemanticTerm, asked: Sequence[Asked]):
-    """(CE on the gold answers, the semantic loss or None when nothing was asked, impossible subsets)."""
+    """(CE on the gold answers (0 without rows), the semantic loss or None when nothing was asked,
+    impossible subsets)."""
     gold = torch.tensor([0 if q.label == "Yes" else 1 for q in rows], device=logits.device)
-    ce = F.cross_entropy(logits[: len(rows)].float(), gold)
+    ce = F.cross_entropy(logits[: len(rows)].float(), gold) if rows else logits.sum() * 0.0
     if not asked:
         return ce, None, 0
     z = (logits[len(rows):, 0] - logits[len(rows):, 1]).float()  # P(Yes) = sigmoid(z)

@@ -13,6 +13,14 @@ import torch.nn.functional as F
 from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
 
 from neurosym.errors import DataError
+from neurosym.model.packing import (
+    PackedBatch,
+    attention_masks,
+    collate,
+    pack,
+    split_prompts,
+    token_batches,
+)
 from neurosym.model.prompts import DEFAULT_TEMPLATE, PromptTemplate, encode_prompts
 
 
@@ -100,13 +108,27 @@ def answer_logits(
     if not bool(attention_mask[:, -1].all()):
         raise DataError("the last column of attention_mask has padding; prompts must be padded on the left")
     lm = _causal_lm(model)
-    backbone = lm.base_model
     position_ids = (attention_mask.long().cumsum(dim=-1) - 1).clamp(min=0)
-    out = backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False)
-    hidden = out[0][:, -1]
+    out = lm.base_model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False)
+    return _two_row_logits(lm, out[0][:, -1], answer_ids)
+
+
+def packed_answer_logits(model: torch.nn.Module, batch: PackedBatch, *, answer_ids: Sequence[int]) -> torch.Tensor:
+    """Logits [N, 2] of (Yes, No) for every question of a packed batch, in its question order, in
+    float32: equal to `answer_logits` of each question's separate prompt."""
+    lm = _causal_lm(model)
+    masks = attention_masks(lm, batch, next(lm.parameters()).dtype)
+    out = lm.base_model(input_ids=batch.input_ids, attention_mask=masks, position_ids=batch.positions, use_cache=False)
+    return _two_row_logits(lm, out[0][batch.rows, batch.columns], answer_ids)
+
+
+def _two_row_logits(lm: PreTrainedModel, hidden: torch.Tensor, answer_ids: Sequence[int]) -> torch.Tensor:
+    """(Yes, No) logits [N, 2] of final hidden states [N, H], computed in float32: in bf16 an
+    undecided model's two logits round to exact ties."""
     ids = torch.as_tensor(list(answer_ids), dtype=torch.long, device=hidden.device)
     weight, bias = _answer_rows(lm.get_output_embeddings(), ids)
-    logits = F.linear(hidden, weight, bias).float()
+    with torch.autocast(hidden.device.type, enabled=False):
+        logits = F.linear(hidden.float(), weight.float(), bias.float() if bias is not None else None)
     cap = getattr(lm.config, "final_logit_softcapping", None)
     if cap:
         logits = torch.tanh(logits / cap) * cap
@@ -157,38 +179,65 @@ class YesNoHead(torch.nn.Module):
         """Left-padded prompt tensors on the model's device."""
         return encode_prompts(self.tokenizer, premises, questions, self.template, max_length).to(self.device)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return answer_logits(self.model, input_ids, attention_mask, answer_ids=self.answer.ids)
+    def pack(self, premises: Sequence[str], questions: Sequence[str], max_length: int | None = None) -> PackedBatch:
+        """One packed batch of all the questions (one row per premise), on the model's device."""
+        if not premises:
+            raise DataError("pack needs at least one question")
+        split = split_prompts(self.tokenizer, premises, questions, self.template, max_length)
+        return collate(pack(split), self.tokenizer.pad_token_id).to(self.device)
 
-    def p_yes(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return p_yes_from_logits(self(input_ids, attention_mask))
+    def pack_batches(self, premises: Sequence[str], questions: Sequence[str], max_tokens: int | None = None, *,
+                     batch_size: int = 16, whole_premises: bool = False) -> list[tuple[list[int], PackedBatch]]:
+        """The questions in packed batches of at most ``max_tokens`` padded tokens (None: what
+        ``batch_size`` of the longest separate prompts take), each with its questions' indices in
+        order. A premise whose questions do not fit is split over several packs, unless
+        ``whole_premises`` keeps them in one batch (so a loss over them can be taken batch by batch)."""
+        split = split_prompts(self.tokenizer, premises, questions, self.template)
+        if not split:
+            return []
+        budget = max_tokens or batch_size * max(len(head) + len(tail) for head, tail in split)
+        packs = pack(split, None if whole_premises else budget)
+        return [(sorted(i for p in packs for i in p.questions), collate(packs, self.tokenizer.pad_token_id).to(self.device))
+                for packs in token_batches(packs, budget)]
+
+    def forward(self, batch: PackedBatch | torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(Yes, No) logits [N, 2] of a `PackedBatch`, or of left-padded ``input_ids`` and ``attention_mask``."""
+        if isinstance(batch, PackedBatch):
+            return packed_answer_logits(self.model, batch, answer_ids=self.answer.ids)
+        if attention_mask is None:
+            raise DataError("input_ids need their attention_mask")
+        return answer_logits(self.model, batch, attention_mask, answer_ids=self.answer.ids)
+
+    def p_yes(self, batch: PackedBatch | torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return p_yes_from_logits(self(batch, attention_mask))
 
     @torch.no_grad()
-    def predict(self, premises: Sequence[str], questions: Sequence[str], batch_size: int = 16) -> torch.Tensor:
-        """P(Yes) for many questions, in eval mode and batches (the model's mode is restored after)."""
+    def predict(self, premises: Sequence[str], questions: Sequence[str], batch_size: int = 16,
+                max_tokens: int | None = None) -> torch.Tensor:
+        """P(Yes) for many questions, in eval mode (the model's mode is restored after).
+
+        Questions about one premise are packed into one sequence; packs are batched by length up to
+        ``max_tokens`` padded tokens a batch, by default what ``batch_size`` of the longest separate
+        prompts would take.
+        """
         if batch_size < 1:
             raise DataError(f"batch_size must be at least 1, got {batch_size}")
         if len(premises) != len(questions):
             raise DataError(f"{len(premises)} premises but {len(questions)} questions")
-        batches = length_batches(premises, questions, batch_size)
         was_training = self.model.training
         self.model.eval()
+        answers = torch.empty(len(premises))
         try:
-            chunks = []
-            for picked in batches:
-                batch = self.encode([premises[j] for j in picked], [questions[j] for j in picked])
-                chunks.append(self.p_yes(batch["input_ids"], batch["attention_mask"]).float().cpu())
+            for picked, batch in self.pack_batches(premises, questions, max_tokens, batch_size=batch_size):
+                answers[torch.tensor(picked)] = self.p_yes(batch).float().cpu()
         finally:
             self.model.train(was_training)
-        if not chunks:
-            return torch.empty(0)
-        answers = torch.empty(len(premises))
-        answers[torch.tensor([i for picked in batches for i in picked])] = torch.cat(chunks)
         return answers
 
 
 def length_batches(premises: Sequence[str], questions: Sequence[str], batch_size: int) -> list[list[int]]:
-    """The question indices of `YesNoHead.predict`'s batches: sorted by the characters of premise +
-    question, so a batch's prompts are of similar lengths and waste little on padding."""
+    """Question indices of length-sorted batches of separate prompts (by the characters of premise +
+    question): how `YesNoHead.predict` batched before packing, which bench/bench_throughput.py and
+    results/gpu/unaffected.py rebuild."""
     order = sorted(range(len(premises)), key=lambda i: len(premises[i]) + len(questions[i]))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

@@ -47,6 +47,7 @@ GEMMA_CHAT_TEMPLATE = (
 Style = Literal["auto", "chat", "plain"]
 _STYLES = ("auto", "chat", "plain")
 _FIELDS = {"premise", "question"}
+_QUESTION_MARK = "\ue000"  # a private-use character: marks where the question starts in a rendered prompt
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,11 @@ class PromptTemplate:
                 [{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True
             )
         return user + self.plain_suffix
+
+    def head(self, tokenizer: PreTrainedTokenizerBase, premise: str) -> str:
+        """The rendered prompt's text before the question: what all questions about ``premise`` share."""
+        rendered = self.render(tokenizer, premise, _QUESTION_MARK)
+        return rendered[: rendered.index(_QUESTION_MARK)]
 
     def add_special_tokens(self, tokenizer: PreTrainedTokenizerBase) -> bool:
         """Whether tokenizing a rendered prompt should add BOS: a chat template writes its own."""
