@@ -1,6 +1,6 @@
 """Masked rows of the semantic loss: what the truth costs, and what exact masking costs in time.
 
-    .venv/bin/python bench/bench_masking.py [--truth] [--steps 150] [--batch 8]
+    .venv/bin/python bench/bench_masking.py [--truth] [--steps 150] [--batch 8] [--threads 1]
 
 For each causal template, subsets of generated premises are drawn with the trainer's sampler (at
 most ``asked`` subset queries each, the rest of the template's atoms unasked).
@@ -84,7 +84,10 @@ def main() -> None:
     parser.add_argument("--truth", action="store_true", help="the loss of the true answers instead of timings")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (small passes stall with more "
+                                                               "on a busy machine)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     if args.truth:
         print("| template | asked per subset | ½/½ loss of the truth: mean, max (nats) | existential: max |")
         print("| --- | --- | --- | --- |")
