@@ -86,8 +86,8 @@ SYNTAX = [
      ConstraintSyntaxError, 5, 23, 1, ["unexpected 'x'", "a number"]),
     ("comparison in a formula", HEAD + "constraint c: forall x, y in Node: p(x) and x != y\n",
      ConstraintSyntaxError, 5, 47, 2, ["unexpected '!='", "in a `where` filter, not in a formula"]),
-    ("unknown declaration kind", "domain Node\nhidden p(Node)\n",
-     ConstraintSyntaxError, 2, 1, 6, ["unexpected 'hidden'", "'observed'", "'predicted'"]),
+    ("unknown declaration kind", "domain Node\nlatent p(Node)\n",
+     ConstraintSyntaxError, 2, 1, 6, ["unexpected 'latent'", "'hidden'", "'observed'", "'predicted'"]),
     ("formula missing at end of file", HEAD + "constraint c: forall x in Node:",
      ConstraintSyntaxError, 5, 31, None, ["unexpected end of file", "'forall'", "a name"]),
     ("set size without max", "domain Node\nset Cond = subsets(Node, 2)\n",
@@ -136,6 +136,15 @@ TYPES = [
      6, 1, None, ["constraint 'c' is declared twice", "first at", ":5:1"]),
     ("duplicate predicate", HEAD + "observed p(Node)\n", 5, 1, None, ["predicate 'p' is declared twice", ":3:1"]),
     ("duplicate domain", HEAD + "domain Cond\n", 5, 1, None, ["domain 'Cond' is declared twice", ":2:1"]),
+    ("hidden predicate no constraint mentions", HEAD + "hidden h(Node)\nconstraint c: forall x in Node: p(x)\n",
+     5, 1, None, ["hidden predicate 'h' is declared but no constraint mentions it", "defined by the constraints"]),
+    ("hidden predicate in a where filter", HEAD + "hidden h(Node)\nconstraint c: forall x in Node where h(x): p(x)\n",
+     6, 38, 4, ["hidden predicate 'h' cannot be tested in a `where` filter", "declare a `relation`"]),
+    ("relation used as a formula", HEAD + "relation r(Node)\nconstraint c: forall x in Node: r(x) -> p(x)\n",
+     6, 33, 4, ["relation 'r' is known at compile time", "test it in a `where` filter"]),
+    ("relation over a set domain", HEAD + "relation r(Cond)\n", 5, 1, None, ["relation 'r' is over 'Cond'", "set domain"]),
+    ("relation and predicate of one name", HEAD + "relation p(Node)\n",
+     5, 1, None, ["'p' is declared twice, as a predicate and as a relation", ":3:1"]),
 ]
 
 

@@ -84,10 +84,9 @@ class Circuit:
 
     def violated_constraints(self, assignment: Sequence[bool | int]) -> list[str]:
         """Names of the theory's constraints that a complete 0/1 assignment violates."""
-        from neurosym.ground import formula as g
+        from neurosym.compile.compiler import violated_constraints
 
-        value = lambda v: bool(assignment[v - 1])  # noqa: E731 - variables are 1-based
-        return [c.name for c in self.ground_theory.constraints if not all(g.evaluate(f, value) for f in c.conjuncts)]
+        return violated_constraints(self.ground_theory, assignment)
 
     @cached_property
     def ground_theory(self):

@@ -6,6 +6,10 @@ the order and vtree shape that give the smallest SDD on a smaller instance of th
 conjuncts conjoined deepest-scope first (conjuncts whose variables sit low in the vtree are local
 and cheap, and they prune the space before the global ones arrive), and an optional bounded
 minimization of the vtree at the end (or dynamic minimization throughout).
+
+Hidden atoms are quantified out exactly: each one as soon as the last conjunct that mentions it
+has been conjoined (what is conjoined later does not mention it, so this equals quantifying the
+whole conjunction), and the SDD then moves to a manager over the observed and predicted atoms.
 """
 from __future__ import annotations
 
@@ -17,7 +21,14 @@ from typing import Literal, get_args
 from pysdd.sdd import SddManager, SddNode
 
 from neurosym.compile.artifact import model_count
-from neurosym.compile.vtree import OrderHeuristic, VtreeShape, build_vtree, conjunct_depths, variable_order
+from neurosym.compile.vtree import (
+    OrderHeuristic,
+    VtreeShape,
+    build_vtree,
+    conjunct_depths,
+    project_vtree,
+    variable_order,
+)
 from neurosym.errors import CompilationError
 from neurosym.ground import formula as g
 from neurosym.ground.grounder import GroundTheory, ground as ground_theory
@@ -100,8 +111,8 @@ def compile_ground(ground: GroundTheory, options: CompileOptions = CompileOption
         options = replace(options, order=order_name, vtree=shape)
     n = len(ground.atoms)
     conjuncts = [(c.name, f) for c in ground.constraints for f in c.conjuncts]
-    keys = ground.element_keys or [()]
-    order = variable_order(max(n, 1), [f for _, f in conjuncts], options.order, keys)
+    keys = ground.element_keys + ground.hidden_element_keys or [()]
+    order = variable_order(max(ground.var_count, 1), [f for _, f in conjuncts], options.order, keys)
     manager = SddManager.from_vtree(build_vtree(order, options.vtree, keys))
     if options.minimize == "dynamic":
         manager.auto_gc_and_minimize_on()
@@ -112,12 +123,11 @@ def compile_ground(ground: GroundTheory, options: CompileOptions = CompileOption
         conjuncts = [c for _, c in sorted(zip(depths, conjuncts), key=lambda t: -t[0])]
     root = manager.true()
     root.ref()
-    for _, f in conjuncts:
-        part = to_sdd(manager, f)
-        new = root.conjoin(part)
-        new.ref()
-        root.deref()
-        root = new
+    done_with = _hidden_done_with(ground, [f for _, f in conjuncts])
+    for position, (_, f) in enumerate(conjuncts):
+        root = _replace(root, root.conjoin(to_sdd(manager, f)))
+        for variable in done_with.get(position, ()):
+            root = _replace(root, manager.exists(variable, root))
         budget.check()
         if root.is_false():
             break
@@ -129,11 +139,58 @@ def compile_ground(ground: GroundTheory, options: CompileOptions = CompileOption
             f"the constraints {', '.join(repr(c) for c in unsat_core(ground))} cannot hold together",
             hint="no assignment satisfies them; drop or weaken one of them",
         )
+    if ground.hidden:
+        manager, root = _drop_hidden(manager, root, n)
     if options.minimize == "final" and n > 1 and root.size() <= options.minimize_up_to:
         manager.set_vtree_search_time_limit(options.minimize_seconds)
         manager.minimize_limited()
     manager.garbage_collect()
     return Compiled(manager, root, time.perf_counter() - budget.start, order, options)
+
+
+def _replace(old: SddNode, new: SddNode) -> SddNode:
+    """Keep ``new`` alive in place of ``old``."""
+    new.ref()
+    old.deref()
+    return new
+
+
+def _hidden_done_with(ground: GroundTheory, conjuncts: list) -> dict[int, list[int]]:
+    """For each conjunct position, the hidden variables that no later conjunct mentions."""
+    last: dict[int, int] = {}
+    for position, f in enumerate(conjuncts):
+        for variable in g.atoms(f):
+            if variable > len(ground.atoms):
+                last[variable] = position
+    done_with: dict[int, list[int]] = {}
+    for variable, position in sorted(last.items()):
+        done_with.setdefault(position, []).append(variable)
+    return done_with
+
+
+def _drop_hidden(manager: SddManager, root: SddNode, keep: int) -> tuple[SddManager, SddNode]:
+    """The SDD (which no longer mentions variables past ``keep``) rebuilt in a manager over the
+    variables ``1..keep`` whose vtree is the old one without the quantified leaves; every decision
+    node maps to a node of that vtree, so the rebuild is one linear pass."""
+    target = SddManager.from_vtree(project_vtree(manager.vtree(), keep))
+    memo: dict[int, SddNode] = {}
+
+    def rebuild(node: SddNode) -> SddNode:
+        if node.is_true() or node.is_false():
+            return target.true() if node.is_true() else target.false()
+        if node.is_literal():
+            return target.literal(node.literal)
+        if node.id not in memo:
+            result = target.false()
+            for prime, sub in node.elements():
+                result = target.disjoin(result, target.conjoin(rebuild(prime), rebuild(sub)))
+            memo[node.id] = result
+        return memo[node.id]
+
+    projected = rebuild(root)
+    projected.ref()
+    root.deref()
+    return target, projected
 
 
 def choose_strategy(ground: GroundTheory, options: CompileOptions) -> tuple[str, str]:
@@ -144,7 +201,10 @@ def choose_strategy(ground: GroundTheory, options: CompileOptions) -> tuple[str,
     smaller = {name: list(d.elements[: max(2, min(len(d.elements) - 1, 3), len(d.elements) - 2)])
                for name, d in ground.domains.items()
                if name in ground.theory.domains and ground.theory.domains[name].elements is None}
-    probe = ground_theory(ground.theory, smaller)
+    kept = {name: [row for row in rows if all(e in smaller.get(d, ground.domains[d].elements)
+                                              for e, d in zip(row, ground.theory.relations[name].arg_domains))]
+            for name, rows in ground.relations.items()}  # the relations among the elements kept
+    probe = ground_theory(ground.theory, {**smaller, **kept})
     best, best_size, best_seconds = AUTO_CANDIDATES[0], None, None
     for order_name, shape in AUTO_CANDIDATES:
         bounded = best_size is not None
@@ -211,20 +271,46 @@ def _count_sdd(manager: SddManager, op: str, k: int, items: list[SddNode]) -> Sd
 
 def unsat_core(ground: GroundTheory) -> list[str]:
     """A minimal set of constraints that cannot hold together (deletion-based)."""
-    manager = SddManager(var_count=max(len(ground.atoms), 1))
-    parts: dict[str, SddNode] = {}
-    for c in ground.constraints:
-        node = manager.true()
-        for f in c.conjuncts:
-            node = manager.conjoin(node, to_sdd(manager, f))
-        parts[c.name] = node
+    manager = SddManager(var_count=max(ground.var_count, 1))
+    return _minimal_core(manager, _constraint_sdds(manager, ground.constraints, manager.true()))
+
+
+def violated_constraints(ground: GroundTheory, assignment) -> list[str]:
+    """The constraints a complete 0/1 assignment of the observed and predicted atoms violates.
+    Constraints that mention hidden atoms hold when some hidden values satisfy them all together;
+    when none do, a minimal set of them that cannot hold together is named."""
+    value = lambda v: bool(assignment[v - 1])  # noqa: E731 - variables are 1-based
+    n = len(ground.atoms)
+    linked = [c for c in ground.constraints if any(v > n for f in c.conjuncts for v in g.atoms(f))]
+    violated = {c.name for c in ground.constraints
+                if c not in linked and not all(g.evaluate(f, value) for f in c.conjuncts)}
+    if linked:
+        manager = SddManager(var_count=ground.var_count)
+        evidence = to_sdd(manager, g.conj(g.var(v) if value(v) else g.neg(g.var(v)) for v in range(1, n + 1)))
+        parts = _constraint_sdds(manager, linked, evidence)
+        if manager.conjoin(evidence, _conjunction(manager, parts.values())).is_false():
+            violated.update(_minimal_core(manager, parts))
+    return [c.name for c in ground.constraints if c.name in violated]
+
+
+def _constraint_sdds(manager: SddManager, constraints, start: SddNode) -> dict[str, SddNode]:
+    """Each constraint's conjuncts conjoined onto ``start``."""
+    return {c.name: _conjunction(manager, (to_sdd(manager, f) for f in c.conjuncts), start) for c in constraints}
+
+
+def _conjunction(manager: SddManager, nodes, start: SddNode | None = None) -> SddNode:
+    node = manager.true() if start is None else start
+    for other in nodes:
+        node = manager.conjoin(node, other)
+    return node
+
+
+def _minimal_core(manager: SddManager, parts: dict[str, SddNode]) -> list[str]:
+    """Drop each part in turn while the rest still cannot hold together."""
     core = list(parts)
     for name in list(core):
         rest = [n for n in core if n != name]
-        node = manager.true()
-        for other in rest:
-            node = manager.conjoin(node, parts[other])
-        if node.is_false():
+        if _conjunction(manager, (parts[other] for other in rest)).is_false():
             core = rest
     return core
 
@@ -238,7 +324,8 @@ def constraint_figures(ground: GroundTheory, order: list[int], seconds: float) -
         atoms = {a for f in c.conjuncts for a in g.atoms(f)}
         entry: dict = {"instances": len(c.conjuncts), "skipped": c.skipped, "atoms": len(atoms),
                        "model_count": None, "sdd_size": None}
-        if time.perf_counter() < deadline:
+        # alone, a constraint over hidden atoms has no count of its own: only the whole theory is projected
+        if time.perf_counter() < deadline and max(atoms, default=0) <= len(ground.atoms):
             manager = SddManager.from_vtree(build_vtree(order))
             node = manager.true()
             for f in c.conjuncts:

@@ -152,6 +152,20 @@ def _balanced(items: Sequence):
     return (_balanced(items[:half]), _balanced(items[half:]))
 
 
+def project_vtree(vtree: Vtree, keep: int) -> Vtree:
+    """``vtree`` with the leaves of variables past ``keep`` removed (and the nodes left with one
+    child spliced out): the vtree an SDD has once those variables are quantified out of it."""
+
+    def prune(node: Vtree) -> Tree | None:
+        if node.is_leaf():
+            return node.var() if node.var() <= keep else None
+        left, right = prune(node.left()), prune(node.right())
+        return left if right is None else right if left is None else (left, right)
+
+    tree = prune(vtree)
+    return Vtree(var_count=1, var_order=[1], vtree_type="balanced") if tree is None else _vtree_from_tree(tree)
+
+
 def _vtree_from_tree(tree: Tree) -> Vtree:
     """PySDD builds only its standard shapes, so any other vtree goes through its file format."""
     lines: list[str] = []

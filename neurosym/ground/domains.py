@@ -66,7 +66,7 @@ def resolve_domains(theory: s.Theory, given: DomainSpec | None) -> dict[str, Dom
                 f"domain {name!r} is a set domain (subsets of {decl.base}); give the size of {decl.base!r} instead",
                 decl.loc,
             )
-        if name not in theory.domains:
+        if name not in theory.domains and name not in theory.relations:
             known = ", ".join(theory.domains) or "none"
             raise GroundingError(f"unknown domain {name!r} given at compile time; the theory's domains: {known}")
     domains: dict[str, Domain] = {}
@@ -91,6 +91,37 @@ def resolve_domains(theory: s.Theory, given: DomainSpec | None) -> dict[str, Dom
         subsets = tuple(frozenset(c) for size in range(top + 1) for c in combinations(base.elements, size))
         domains[name] = Domain(name, subsets, base, decl.max_size)
     return domains
+
+
+def resolve_relations(theory: s.Theory, given: DomainSpec | None, domains: dict[str, Domain]) -> dict[str, frozenset]:
+    """The tuples of each relation, given at compile time beside the domains: a list of tuples of
+    element names, or (from the command line) of ``a:b`` strings."""
+    given = dict(given or {})
+    relations = {}
+    for name, decl in theory.relations.items():
+        if name not in given:
+            raise GroundingError(
+                f"relation {name!r} needs its tuples at compile time",
+                decl.loc,
+                hint=f"e.g. domains={{..., {name!r}: [(a, b), ...]}} or `--domain {name}=a:b,c:d`",
+            )
+        value = given[name]
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise GroundingError(f"relation {name!r}: expected a list of tuples of element names, got {value!r}")
+        relations[name] = frozenset(_relation_tuple(decl, row, domains) for row in value)
+    return relations
+
+
+def _relation_tuple(decl: s.RelationDecl, row, domains: dict[str, Domain]) -> tuple:
+    elements = tuple(row.split(":")) if isinstance(row, str) else tuple(str(e) for e in row)
+    if len(elements) != len(decl.arg_domains):
+        raise GroundingError(f"relation {decl.name!r} relates {len(decl.arg_domains)} element(s) "
+                             f"({', '.join(decl.arg_domains)}); got {row!r}", decl.loc)
+    for element, domain in zip(elements, decl.arg_domains):
+        if not domains[domain].contains(element):
+            raise GroundingError(f"relation {decl.name!r}: {element!r} in {row!r} is not an element of domain "
+                                 f"{domain!r}", decl.loc)
+    return elements
 
 
 def _elements(name: str, value) -> tuple[str, ...]:

@@ -2,16 +2,24 @@
 
 Each constraint becomes a list of ground conjuncts (its top-level ``forall`` instances), so the
 compiler can order them. Ground atoms exist only for the argument tuples a constraint mentions.
+Observed and predicted atoms are the variables ``1..n``; hidden atoms come after them, so the
+compiler can quantify them out and keep the circuit over the first ``n``. Relations, given at
+compile time, only filter bindings and never become atoms.
 A binding whose atom falls outside its predicate's domain (say ``Z + w`` grows past a set
 domain's ``max``) is skipped: that instance of the innermost quantifier or count is left out.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 
 from neurosym.ground import formula as g
-from neurosym.ground.domains import Domain, DomainSpec, resolve_domains
+from neurosym.ground.domains import (
+    Domain,
+    DomainSpec,
+    resolve_domains,
+    resolve_relations,
+)
 from neurosym.lang import syntax as s
 
 AtomKey = tuple  # (predicate, (element, ...))
@@ -32,7 +40,10 @@ class GroundConstraint:
 
 @dataclass
 class GroundTheory:
-    """Ground constraints over SDD variables ``1..len(atoms)``; ``atoms[i]`` is variable ``i + 1``."""
+    """Ground constraints over SDD variables ``1..len(atoms)``; ``atoms[i]`` is variable ``i + 1``.
+
+    The hidden atoms are the variables after those: ``hidden[j]`` is variable ``len(atoms) + j + 1``.
+    """
 
     theory: s.Theory
     domains: dict[str, Domain]
@@ -41,28 +52,46 @@ class GroundTheory:
     kinds: list[str]  # "observed" / "predicted", per atom
     constraints: list[GroundConstraint]
     element_keys: list[tuple]  # per atom, the (domain, position) of every element it mentions
+    hidden: list[AtomKey] = field(default_factory=list)
+    hidden_names: list[str] = field(default_factory=list)
+    hidden_element_keys: list[tuple] = field(default_factory=list)
+    relations: dict[str, frozenset] = field(default_factory=dict)
+
+    @property
+    def var_count(self) -> int:
+        """Every variable the constraints mention, hidden ones included."""
+        return len(self.atoms) + len(self.hidden)
+
+    def hidden_variables(self) -> list[int]:
+        return list(range(len(self.atoms) + 1, self.var_count + 1))
 
 
 def ground(theory: s.Theory, domains: DomainSpec | None = None) -> GroundTheory:
     """Ground every constraint of ``theory`` over the given domain sizes or element lists."""
     resolved = resolve_domains(theory, domains)
-    grounder = _Grounder(theory, resolved)
+    relations = resolve_relations(theory, domains, resolved)
+    grounder = _Grounder(theory, resolved, relations)
     raw = [(c.name, *grounder.constraint(c)) for c in theory.constraints.values()]
     # Variables in a canonical order: predicate declaration order, then argument tuples in domain order.
     order = {name: i for i, name in enumerate(theory.predicates)}
-    keys = {k for _, conjuncts, _ in raw for f in conjuncts for k in g.atoms(f)}
-    atoms = sorted(keys, key=lambda k: (order[k[0]], grounder.sort_key(k)))
-    index = {k: i + 1 for i, k in enumerate(atoms)}
+    keys = sorted({k for _, conjuncts, _ in raw for f in conjuncts for k in g.atoms(f)},
+                  key=lambda k: (order[k[0]], grounder.sort_key(k)))
+    hidden = [k for k in keys if theory.predicates[k[0]].kind == "hidden"]
+    atoms = [k for k in keys if theory.predicates[k[0]].kind != "hidden"]
+    index = {k: i + 1 for i, k in enumerate(atoms + hidden)}
     constraints = [GroundConstraint(name, [g.relabel(f, index) for f in conjuncts], skipped) for name, conjuncts, skipped in raw]
-    names = [grounder.atom_name(k) for k in atoms]
-    kinds = [theory.predicates[k[0]].kind for k in atoms]
-    return GroundTheory(theory, resolved, atoms, names, kinds, constraints, [grounder.elements_of(k) for k in atoms])
+    return GroundTheory(
+        theory, resolved, atoms, [grounder.atom_name(k) for k in atoms], [theory.predicates[k[0]].kind for k in atoms],
+        constraints, [grounder.elements_of(k) for k in atoms], hidden, [grounder.atom_name(k) for k in hidden],
+        [grounder.elements_of(k) for k in hidden], relations,
+    )
 
 
 class _Grounder:
-    def __init__(self, theory: s.Theory, domains: dict[str, Domain]):
+    def __init__(self, theory: s.Theory, domains: dict[str, Domain], relations: dict[str, frozenset]):
         self.theory = theory
         self.domains = domains
+        self.relations = relations
         self.arg_domains = {
             name: tuple(domains[d] for d in decl.arg_domains) for name, decl in theory.predicates.items()
         }
@@ -151,6 +180,8 @@ class _Grounder:
             return len(set(values)) == len(values)
         if isinstance(node, s.Member):
             return (self.term(node.element, env) in self.term(node.collection, env)) != node.negated
+        if isinstance(node, s.RelationTest):
+            return tuple(self.term(t, env) for t in node.args) in self.relations[node.relation]
         if isinstance(node, s.CondNot):
             return not self.condition(node.operand, env)
         if node.op == "and":

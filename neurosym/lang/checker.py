@@ -56,8 +56,26 @@ class _Checker:
                         decl.loc,
                         hint=self._known_domains(),
                     )
+        for decl in self.theory.relations.values():
+            for domain in decl.arg_domains:
+                if domain not in self.theory.domains:
+                    what = "a set domain" if domain in self.theory.set_domains else "not declared"
+                    raise ConstraintTypeError(f"relation {decl.name!r} is over {domain!r}, which is {what}; "
+                                              "expected a plain domain declared with `domain`", decl.loc)
         for constraint in self.theory.constraints.values():
             self.formula(constraint.formula, {})
+        self._hidden_predicates_are_constrained()
+
+    def _hidden_predicates_are_constrained(self) -> None:
+        """A hidden predicate only means something through the rules that mention it."""
+        mentioned = {a.predicate for c in self.theory.constraints.values() for a in _atoms(c.formula)}
+        for decl in self.theory.predicates.values():
+            if decl.kind == "hidden" and decl.name not in mentioned:
+                raise ConstraintTypeError(
+                    f"hidden predicate {decl.name!r} is declared but no constraint mentions it",
+                    decl.loc,
+                    hint="a hidden predicate is defined by the constraints that use it; add them, or remove it",
+                )
 
     def _known_domains(self) -> str:
         names = self.theory.domain_names()
@@ -107,20 +125,46 @@ class _Checker:
         used.update(_mentioned_names(node))
 
     def atom(self, node: s.Atom, env: dict[str, _Type]) -> None:
+        if node.predicate in self.theory.relations:
+            raise ConstraintTypeError(
+                f"relation {node.predicate!r} is known at compile time and has no atoms to use in a formula",
+                node.loc,
+                hint=f"test it in a `where` filter: `forall x, y in D where {node.predicate}(x, y): ...`",
+            )
         decl = self.theory.predicates.get(node.predicate)
         if decl is None:
             known = ", ".join(self.theory.predicates) or "none"
             raise ConstraintTypeError(
                 f"unknown predicate {node.predicate!r}", node.loc, hint=f"declared predicates: {known}"
             )
-        if len(node.args) != len(decl.arg_domains):
+        self._arguments(node, decl.arg_domains, env)
+
+    def _arguments(self, node: s.Atom | s.RelationTest, arg_domains: tuple[str, ...], env: dict[str, _Type]) -> None:
+        kind, name = ("predicate", node.predicate) if isinstance(node, s.Atom) else ("relation", node.relation)
+        if len(node.args) != len(arg_domains):
             raise ConstraintTypeError(
-                f"predicate {node.predicate!r} takes {len(decl.arg_domains)} argument(s) "
-                f"({', '.join(decl.arg_domains) or 'none'}), got {len(node.args)}",
+                f"{kind} {name!r} takes {len(arg_domains)} argument(s) ({', '.join(arg_domains) or 'none'}), "
+                f"got {len(node.args)}",
                 node.loc,
             )
-        for arg, domain in zip(node.args, decl.arg_domains):
-            self.expect(arg, self._type_of_domain(domain), env, f"argument of {node.predicate!r}")
+        for arg, domain in zip(node.args, arg_domains):
+            self.expect(arg, self._type_of_domain(domain), env, f"argument of {name!r}")
+
+    def relation_test(self, node: s.RelationTest, env: dict[str, _Type]) -> None:
+        decl = self.theory.relations.get(node.relation)
+        if decl is None:
+            predicate = self.theory.predicates.get(node.relation)
+            if predicate is not None:
+                raise ConstraintTypeError(
+                    f"{predicate.kind} predicate {node.relation!r} cannot be tested in a `where` filter: a filter "
+                    "is decided while grounding, before any evidence or belief exists",
+                    node.loc,
+                    hint="move the atom into the formula, or declare a `relation` given at compile time",
+                )
+            known = ", ".join(self.theory.relations) or "none"
+            raise ConstraintTypeError(f"unknown relation {node.relation!r}", node.loc,
+                                      hint=f"declared relations: {known}")
+        self._arguments(node, decl.arg_domains, env)
 
     # -- terms ---------------------------------------------------------------------------------
     def expect(self, term: s.Term, expected: _Type, env: dict[str, _Type], role: str) -> None:
@@ -183,6 +227,8 @@ class _Checker:
         if isinstance(node, s.Compare):
             left = self._infer(node.left, node.right, env)
             self.expect(node.right, left, env, "the right side of the comparison")
+        elif isinstance(node, s.RelationTest):
+            self.relation_test(node, env)
         elif isinstance(node, s.Distinct):
             first = self._infer(node.terms[0], node.terms[1], env)
             for term in node.terms[1:]:
@@ -201,6 +247,19 @@ class _Checker:
         if isinstance(term, (s.Constant, s.EmptySet)) or (isinstance(term, s.Name) and term.name not in env):
             return self.term(term, env, self.term(other, env, None))
         return self.term(term, env, None)
+
+
+def _atoms(node: s.Formula):
+    """Every atom in a formula."""
+    if isinstance(node, s.Atom):
+        yield node
+    elif isinstance(node, s.Not):
+        yield from _atoms(node.operand)
+    elif isinstance(node, s.Binary):
+        yield from _atoms(node.left)
+        yield from _atoms(node.right)
+    elif isinstance(node, (s.Quantified, s.Counting)):
+        yield from _atoms(node.body)
 
 
 def _mentioned_names(node) -> set[str]:

@@ -88,8 +88,14 @@ class _ToSyntax(Transformer):
         max_size = int(max_size) if max_size is not None else None
         return s.SetDomainDecl(self._name(name, "a set domain"), str(base), max_size, self._loc(meta))
 
+    def relation_decl(self, meta, name, *domains):
+        return s.RelationDecl(self._name(name, "a relation"), tuple(str(d) for d in domains), self._loc(meta))
+
     def observed(self, meta):
         return "observed"
+
+    def hidden(self, meta):
+        return "hidden"
 
     def predicted(self, meta):
         return "predicted"
@@ -193,6 +199,9 @@ class _ToSyntax(Transformer):
 
     def distinct(self, meta, *terms):
         return s.Distinct(tuple(terms), self._loc(meta))
+
+    def relation_test(self, meta, name, *args):
+        return s.RelationTest(str(name), tuple(args), self._loc(meta))
 
     def cond_not(self, meta, operand):
         return s.CondNot(operand, self._loc(meta))
@@ -367,14 +376,18 @@ def _merge(theory: s.Theory, statements: list, folder: Path, read, stack: list[s
 def _declare(theory: s.Theory, decl) -> None:
     if isinstance(decl, s.ConstraintDecl):
         table = theory.constraints
-    elif isinstance(decl, s.PredicateDecl):
-        table = theory.predicates
+    elif isinstance(decl, (s.PredicateDecl, s.RelationDecl)):
+        other = theory.relations if isinstance(decl, s.PredicateDecl) else theory.predicates
+        if decl.name in other:
+            raise ConstraintTypeError(f"{decl.name!r} is declared twice, as a predicate and as a relation "
+                                      f"(first at {other[decl.name].loc})", decl.loc)
+        table = theory.predicates if isinstance(decl, s.PredicateDecl) else theory.relations
     else:
         if decl.name in theory.domains or decl.name in theory.set_domains:
             first = (theory.domains.get(decl.name) or theory.set_domains[decl.name]).loc
             raise ConstraintTypeError(f"domain {decl.name!r} is declared twice (first at {first})", decl.loc)
         table = theory.domains if isinstance(decl, s.DomainDecl) else theory.set_domains
     if decl.name in table:
-        kind = "constraint" if table is theory.constraints else "predicate"
+        kind = {id(theory.constraints): "constraint", id(theory.relations): "relation"}.get(id(table), "predicate")
         raise ConstraintTypeError(f"{kind} {decl.name!r} is declared twice (first at {table[decl.name].loc})", decl.loc)
     table[decl.name] = decl

@@ -104,7 +104,16 @@ class CondJunction:
     loc: Location
 
 
-Condition = Union[Compare, Distinct, Member, CondNot, CondJunction]
+@dataclass(frozen=True)
+class RelationTest:
+    """``adjacent(x, y)`` in a filter: the tuple is one the relation holds (given at compile time)."""
+
+    relation: str
+    args: tuple[Term, ...]
+    loc: Location
+
+
+Condition = Union[Compare, Distinct, Member, CondNot, CondJunction, RelationTest]
 
 # ---- formulas --------------------------------------------------------------------------------
 
@@ -195,9 +204,20 @@ class SetDomainDecl:
 
 
 @dataclass(frozen=True)
-class PredicateDecl:
+class RelationDecl:
+    """``relation adjacent(Node, Node)``: tuples of elements given at compile time, tested in filters."""
+
     name: str
-    kind: Literal["observed", "predicted"]
+    arg_domains: tuple[str, ...]
+    loc: Location
+
+
+@dataclass(frozen=True)
+class PredicateDecl:
+    """A predicate; a ``hidden`` one's atoms are auxiliary and quantified out of the circuit."""
+
+    name: str
+    kind: Literal["observed", "predicted", "hidden"]
     arg_domains: tuple[str, ...]
     loc: Location
 
@@ -216,6 +236,7 @@ class Theory:
     source: str
     domains: dict[str, DomainDecl] = field(default_factory=dict)
     set_domains: dict[str, SetDomainDecl] = field(default_factory=dict)
+    relations: dict[str, RelationDecl] = field(default_factory=dict)
     predicates: dict[str, PredicateDecl] = field(default_factory=dict)
     constraints: dict[str, ConstraintDecl] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)  # absolute paths, the including file first

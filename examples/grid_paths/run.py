@@ -1,0 +1,176 @@
+"""Grid shortest paths with and without the semantic loss (Xu et al. 2018, section 5.2).
+
+Each example is the grid with some edges removed, a source and a target; the label is a shortest
+path (networkx). An MLP predicts the path's edges from the removed edges, source and target; the
+semantic loss of constraints/examples/route.ns, with the example's graph, source and target as
+evidence, says its edges should form a simple path. One compiled circuit serves every example.
+
+    python -m examples.grid_paths.run [key=value ...]     # from the repository root; overrides of config.yaml
+"""
+from __future__ import annotations
+
+import json
+import random
+import sys
+from itertools import pairwise
+from pathlib import Path
+
+import networkx as nx
+import torch
+
+import neurosym as ns
+from examples.common import CpuClock, load_config, mean_interval, mlp
+from neurosym.resources import constraint_path
+
+
+def grid_graph(size: int) -> nx.Graph:
+    """The grid with nodes 0 .. size² - 1, row by row."""
+    return nx.convert_node_labels_to_integers(nx.grid_2d_graph(size, size), ordering="sorted")
+
+
+def feedback_vertex_set(graph: nx.Graph) -> list[int]:
+    """Nodes that every cycle passes (greedy: take the best-connected node of the 2-core until none is
+    left); the route file's anchors, and the fewer the faster it compiles."""
+    rest, chosen = graph.copy(), []
+    while (core := nx.k_core(rest, 2)).number_of_nodes():
+        node = max(core.nodes, key=lambda v: (core.degree(v), -v))
+        chosen.append(node)
+        rest.remove_node(node)
+    return chosen
+
+
+def route_circuit(graph: nx.Graph) -> ns.Circuit:
+    return ns.compile(constraint_path("examples/route.ns"), {
+        "Node": graph.number_of_nodes(),
+        "link": [(f"n{a}", f"n{b}") for a, b in graph.edges],
+        "anchor": [(f"n{a}",) for a in feedback_vertex_set(graph)],
+    })
+
+
+def make_examples(graph: nx.Graph, count: int, removed: int, seed: int) -> list[dict]:
+    """Random examples: ``removed`` edges gone, a source and a target the rest connects, a shortest path."""
+    rng = random.Random(seed)
+    edges, out = list(graph.edges), []
+    while len(out) < count:
+        gone = set(rng.sample(edges, removed))
+        kept = graph.edge_subgraph([e for e in edges if e not in gone])
+        source, target = rng.sample(list(graph.nodes), 2)
+        if source in kept and target in kept and nx.has_path(kept, source, target):
+            path = nx.shortest_path(kept, source, target)
+            on_path = {frozenset(step) for step in pairwise(path)}
+            out.append({"gone": [e in gone for e in edges], "source": source, "target": target,
+                        "label": [frozenset(e) in on_path for e in edges]})
+    return out
+
+
+class Encoding:
+    """Examples as tensors: the MLP's input, the labels, and the circuit's evidence row."""
+
+    def __init__(self, graph: nx.Graph, circuit: ns.Circuit):
+        self.nodes, self.edges, self.circuit = graph.number_of_nodes(), list(graph.edges), circuit
+        self.use = torch.tensor([circuit.index(f"use(n{a},n{b})") for a, b in self.edges])
+
+    def inputs(self, examples: list[dict]) -> torch.Tensor:
+        eye = torch.eye(self.nodes)
+        return torch.stack([torch.cat([eye[e["source"]], eye[e["target"]], torch.tensor(e["gone"], dtype=torch.float)])
+                            for e in examples])
+
+    def labels(self, examples: list[dict]) -> torch.Tensor:
+        return torch.tensor([e["label"] for e in examples], dtype=torch.float)
+
+    def evidence_logits(self, examples: list[dict]) -> torch.Tensor:
+        """±inf logits for the observed atoms (the predicted ones are filled in per batch)."""
+        rows = torch.zeros(len(examples), len(self.circuit.variables))
+        for i, e in enumerate(examples):
+            gone = {f"edge(n{a},n{b})" for (a, b), g in zip(self.edges, e["gone"]) if g}
+            for j in self.circuit.observed:
+                name = self.circuit.variables[j]
+                holds = (name not in gone if name.startswith("edge(") else
+                         name == f"source(n{e['source']})" or name == f"target(n{e['target']})")
+                rows[i, j] = float("inf") if holds else float("-inf")
+        return rows
+
+    def full_logits(self, evidence: torch.Tensor, edge_logits: torch.Tensor) -> torch.Tensor:
+        return evidence.index_copy(1, self.use, edge_logits)
+
+
+def is_simple_path(chosen: torch.Tensor, example: dict, graph_edges: list) -> bool:
+    """Do the chosen edges, all present, form one simple path from the source to the target?"""
+    picked = [e for e, c, g in zip(graph_edges, chosen.tolist(), example["gone"]) if c and not g]
+    if len(picked) != int(chosen.sum()) or not picked:
+        return False
+    route = nx.Graph(picked)
+    ends = {example["source"], example["target"]}
+    return (ends <= set(route) and nx.is_connected(route) and route.number_of_edges() == route.number_of_nodes() - 1
+            and all(route.degree(v) == (1 if v in ends else 2) for v in route))
+
+
+def scores(chosen: torch.Tensor, labels: torch.Tensor, examples: list[dict], graph_edges: list) -> dict:
+    return {"coherent": float((chosen == labels).all(1).float().mean()),
+            "per_edge": float((chosen == labels).float().mean()),
+            "valid": sum(is_simple_path(c, e, graph_edges) for c, e in zip(chosen, examples)) / len(examples)}
+
+
+def train(config: dict, encoding: Encoding, splits: dict, seed: int, semantic: bool) -> dict:
+    torch.manual_seed(seed)
+    x, y, evidence, _ = splits["train"]
+    model = mlp(x.shape[1], config["hidden"], config["layers"], y.shape[1])
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    semantic_loss = ns.SemanticLoss(encoding.circuit)
+    best, best_state = -1.0, None
+    for epoch in range(1, config["epochs"] + 1):
+        model.train()
+        for batch in torch.randperm(len(x)).split(config["batch"]):
+            logits = model(x[batch])
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y[batch])
+            if semantic:
+                full = encoding.full_logits(evidence[batch], logits)
+                loss = loss + config["semantic_weight"] * semantic_loss(logits=full).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        if epoch % config["eval_every"] == 0 or epoch == config["epochs"]:
+            coherent = evaluate(model, encoding, splits["validation"])["threshold"]["coherent"]
+            if coherent > best:
+                best, best_state = coherent, {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    return evaluate(model, encoding, splits["test"])
+
+
+@torch.no_grad()
+def evaluate(model, encoding: Encoding, split) -> dict:
+    x, y, evidence, examples = split
+    model.eval()
+    logits = model(x)
+    assignment, _ = encoding.circuit.mpe(logits=encoding.full_logits(evidence, logits))
+    decoded = {"threshold": logits > 0, "mpe": assignment[:, encoding.use].bool()}
+    return {name: scores(chosen.float(), y, examples, encoding.edges) for name, chosen in decoded.items()}
+
+
+def main(argv: list[str]) -> None:
+    config = load_config(Path(__file__).with_name("config.yaml"), argv)
+    torch.set_num_threads(1)  # small models: more threads only contend for the shared cores
+    clock = CpuClock()
+    graph = grid_graph(config["grid"])
+    circuit = route_circuit(graph)
+    encoding = Encoding(graph, circuit)
+    examples = make_examples(graph, config["examples"], config["removed"], config["data_seed"])
+    cut = [int(0.6 * len(examples)), int(0.8 * len(examples))]
+    parts = {"train": examples[: cut[0]], "validation": examples[cut[0]: cut[1]], "test": examples[cut[1]:]}
+    splits = {name: (encoding.inputs(p), encoding.labels(p), encoding.evidence_logits(p), p) for name, p in parts.items()}
+    results = {method: [train(config, encoding, splits, seed, method == "semantic") for seed in config["seeds"]]
+               for method in ("plain", "semantic")}
+    print(f"grid {config['grid']}x{config['grid']}, {len(examples)} examples, seeds {config['seeds']}, "
+          f"circuit {circuit.size()} nodes; test split, mean ± 95 % interval over seeds (%)")
+    print("| method | decoding | coherent | per edge | valid path |")
+    print("| --- | --- | --- | --- | --- |")
+    for method, runs in results.items():
+        for decoding in ("threshold", "mpe"):
+            cells = [mean_interval([r[decoding][m] for r in runs]) for m in ("coherent", "per_edge", "valid")]
+            print(f"| {method} | {decoding} | " + " | ".join(cells) + " |")
+    print(f"CPU minutes: {clock.minutes():.1f}")
+    print(json.dumps({"config": config, "results": results}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
