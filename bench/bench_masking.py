@@ -11,6 +11,7 @@ most ``asked`` subset queries each, the rest of the template's atoms unasked).
   the fair coin's single pass against the existential loss with its patterns new (the first time
   through the steps) and cached (the same steps again). Not a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,11 +25,21 @@ from neurosym.causal import Question, SubsetSampler
 from neurosym.causal.generate import generate
 from neurosym.resources import constraint_path
 
-TEMPLATES = [("transitivity", 3, 2), ("transitivity", 3, None), ("transitivity", 4, 2), ("transitivity", 4, 8),
-             ("dseparation", 3, 8), ("dseparation", 4, 8)]
-SMALL = {"transitivity": [("A causes B.", "Does A cause B?"), ("A causes B. C causes B.", "Does A cause C?")],
-         "dseparation": [("A causes B.", "Are A and B d-separated?"),
-                         ("A causes B. C causes B.", "Are A and C d-separated given {B}?")]}
+TEMPLATES = [
+    ("transitivity", 3, 2),
+    ("transitivity", 3, None),
+    ("transitivity", 4, 2),
+    ("transitivity", 4, 8),
+    ("dseparation", 3, 8),
+    ("dseparation", 4, 8),
+]
+SMALL = {
+    "transitivity": [("A causes B.", "Does A cause B?"), ("A causes B. C causes B.", "Does A cause C?")],
+    "dseparation": [
+        ("A causes B.", "Are A and B d-separated?"),
+        ("A causes B. C causes B.", "Are A and C d-separated given {B}?"),
+    ],
+}
 
 
 def fair_coin_loss(circuit, logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -54,7 +65,7 @@ def truth_costs(task: str, k: int, asked) -> str:
     truth = lambda s: torch.tensor([30.0 if q.label == "Yes" else -30.0 for q in s.queries], dtype=torch.float64)  # noqa: E731
     logits, mask = subsets(circuit, questions, asked, 0, truth)
     old, new = fair_coin_loss(circuit, logits, mask), ns.SemanticLoss(circuit)(logits=logits, mask=mask)
-    return (f"| {task} k = {k} | {asked or 'all'} | {old.mean():.3f}, {old.max():.3f} | {new.max():.1e} |")
+    return f"| {task} k = {k} | {asked or 'all'} | {old.mean():.3f}, {old.max():.3f} | {new.max():.1e} |"
 
 
 def step_times(task: str, k: int, asked, steps: int, batch: int) -> str:
@@ -62,7 +73,7 @@ def step_times(task: str, k: int, asked, steps: int, batch: int) -> str:
     questions = generate(task, "train", steps * batch, seed=5)
     g = torch.Generator().manual_seed(0)
     noise = lambda s: torch.randn(len(s.queries), generator=g)  # noqa: E731
-    batches = [subsets(circuit, questions[i * batch:(i + 1) * batch], asked, i, noise) for i in range(steps)]
+    batches = [subsets(circuit, questions[i * batch : (i + 1) * batch], asked, i, noise) for i in range(steps)]
     loss = ns.SemanticLoss(circuit, on_impossible="ignore")
 
     def per_step(compute) -> float:
@@ -84,8 +95,9 @@ def main() -> None:
     parser.add_argument("--truth", action="store_true", help="the loss of the true answers instead of timings")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (small passes stall with more "
-                                                               "on a busy machine)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch intra-op threads (small passes stall with more on a busy machine)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.truth:

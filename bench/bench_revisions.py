@@ -8,6 +8,7 @@ the earlier revision (``git archive BEFORE``, unpacked into a temporary folder p
 steps of batch 4,096 (random logits) after three warm-up steps and reports the median step. The
 table gives both ranges and the ratio of the medians over the rounds. Not a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,9 @@ BATCH, WARMUP, TIMED = 4096, 3, 7
 def time_steps(circuit_name: str, threads: int) -> float:
     """Median rows/s of one forward + backward step, in this process (whichever neurosym it imports)."""
     import torch
+    from bench_semantic_loss import load
 
     import neurosym as ns
-    from bench_semantic_loss import load
 
     torch.set_num_threads(threads)
     circuit = load(circuit_name)
@@ -45,9 +46,14 @@ def time_steps(circuit_name: str, threads: int) -> float:
 
 
 def run_in(tree: Path, circuit_name: str, threads: int) -> float:
-    out = subprocess.run([sys.executable, __file__, "--time-in-process", circuit_name, "--threads", str(threads)],
-                         cwd=tree, env={**os.environ, "PYTHONPATH": f"{tree}:{ROOT / 'bench'}"},
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--time-in-process", circuit_name, "--threads", str(threads)],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": f"{tree}:{ROOT / 'bench'}"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(out.stdout.split()[-1])
 
 
@@ -75,8 +81,11 @@ def main() -> None:
                 before.append(run_in(Path(folder), name, args.threads))
                 now.append(run_in(ROOT, name, args.threads))
             spread = lambda xs: f"{min(xs):,.0f}–{max(xs):,.0f}"  # noqa: E731
-            print(f"| {name} | {args.rounds} | {spread(before)} | {spread(now)} | "
-                  f"{statistics.median(now) / statistics.median(before):.2f} |", flush=True)
+            print(
+                f"| {name} | {args.rounds} | {spread(before)} | {spread(now)} | "
+                f"{statistics.median(now) / statistics.median(before):.2f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -16,13 +16,12 @@ A cell whose estimated time (from the previous batch size) exceeds ``--cell-limi
 skipped ("—"), and one still running after twice that is stopped ("> N s"). Peak memory of neurosym at the largest batch is measured in a fresh process:
 ``ru_maxrss`` growth on CPU, ``torch.cuda.max_memory_allocated`` on GPU. Not a test.
 """
+
 from __future__ import annotations
 
 import argparse
 import itertools
-import math
 import multiprocessing as mp
-import resource
 import signal
 import time
 
@@ -60,6 +59,7 @@ def neurosym_step(circuit, device):
     def step(z):
         z = z.detach().requires_grad_()
         loss(logits=z).sum().backward()
+
     return step
 
 
@@ -76,6 +76,7 @@ def pysdd_step(circuit, device):
             wmc.propagate()
             for p, n in literals:
                 wmc.literal_derivative(p), wmc.literal_derivative(n)
+
     return step
 
 
@@ -90,6 +91,7 @@ def brute_force_step(circuit, device):
         z = z.detach().requires_grad_()
         pos, neg = F.logsigmoid(z), F.logsigmoid(-z)
         (-torch.logsumexp((pos - neg) @ models.T + neg.sum(1, keepdim=True), 1)).sum().backward()
+
     return step
 
 
@@ -108,6 +110,7 @@ def klay_vmap_step(circuit, device):
     def step(z):
         z = z.detach().requires_grad_()
         (-one_row(F.logsigmoid(z), F.logsigmoid(-z))).sum().backward()
+
     return step
 
 
@@ -117,6 +120,7 @@ def klay_batched_step(circuit, device):
     def step(z):
         z = z.detach().requires_grad_()
         (-module(F.logsigmoid(z), F.logsigmoid(-z))).sum().backward()
+
     return step
 
 
@@ -131,8 +135,13 @@ def agreement(circuit, device) -> float:
     return float((ours.detach() + theirs.reshape(ours.shape)).abs().max())
 
 
-CONTENDERS = {"neurosym": neurosym_step, "PySDD loop": pysdd_step, "brute force": brute_force_step,
-              "KLay (vmap)": klay_vmap_step, "KLay (batched)": klay_batched_step}
+CONTENDERS = {
+    "neurosym": neurosym_step,
+    "PySDD loop": pysdd_step,
+    "brute force": brute_force_step,
+    "KLay (vmap)": klay_vmap_step,
+    "KLay (batched)": klay_batched_step,
+}
 
 
 class CellTimeout(Exception):
@@ -212,7 +221,9 @@ def main() -> None:
     min_time = args.min_time or (0.3 if args.quick else 1.0)
     cell_limit = args.cell_limit or (5.0 if args.quick else 20.0)
 
-    print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; rows/s of forward + backward")
+    print(
+        f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; rows/s of forward + backward"
+    )
     print("| circuit | V | SDD size | batch | " + " | ".join(args.only) + " |")
     print("|---|---:|---:|---:|" + "---:|" * len(args.only))
     for name in names:

@@ -16,6 +16,7 @@ queries per question) with ``model.name`` replaced; ``--set key=value`` override
 (``--device cuda``) the MFU column is the dense-equivalent FLOPs (6 × non-embedding parameters ×
 tokens) over ``--peak-tflops``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -93,8 +94,10 @@ def shared_premise_questions(dev: list[Question], premises: int, per_premise: in
     """``per_premise`` questions about each of ``premises`` dev premises: its own, then others on its nodes."""
     out_p, out_q = [], []
     for q in dev[:premises]:
-        others = (render_question(q.task, (x, y) if q.task == "transitivity" else (x, y, frozenset()))
-                  for x, y in itertools.permutations(sorted(q.graph.nodes), 2))
+        others = (
+            render_question(q.task, (x, y) if q.task == "transitivity" else (x, y, frozenset()))
+            for x, y in itertools.permutations(sorted(q.graph.nodes), 2)
+        )
         texts = list(dict.fromkeys([q.question, *others]))[:per_premise]
         out_p += [q.premise] * len(texts)
         out_q += texts
@@ -140,7 +143,9 @@ def bench(args) -> list[dict]:
             mode = "packed" if packed else "unpacked"
             head.train()
             record(f"λ=0 step, {mode}", batch, train_step, head, optimizer, term, rows, [], packed)
-            _, semantic_tokens = record(f"semantic step, {mode}", batch, train_step, head, optimizer, term, rows, asked, packed)
+            _, semantic_tokens = record(
+                f"semantic step, {mode}", batch, train_step, head, optimizer, term, rows, asked, packed
+            )
             head.eval()
             if packed:
                 record(f"eval, {mode}", len(eval_q), predict_packed, head, eval_p, eval_q, args.eval_batch, eval_tokens)
@@ -155,8 +160,17 @@ def bench(args) -> list[dict]:
         seconds = statistics.median(s for s, _ in runs[1:])
         tokens = statistics.median(t for _, t in runs[1:])
         mfu = 6 * params * tokens / seconds / (args.peak_tflops * 1e12) if args.peak_tflops else None
-        results.append({"variant": name, "s": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds,
-                        "questions": questions[name], "questions_per_s": questions[name] / seconds, "mfu": mfu})
+        results.append(
+            {
+                "variant": name,
+                "s": seconds,
+                "tokens": tokens,
+                "tokens_per_s": tokens / seconds,
+                "questions": questions[name],
+                "questions_per_s": questions[name] / seconds,
+                "mfu": mfu,
+            }
+        )
     return results
 
 
@@ -175,13 +189,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"{args.model} on {args.device}, torch threads {torch.get_num_threads()}, {args.steps} timed steps "
-          f"(medians), load {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"{args.model} on {args.device}, torch threads {torch.get_num_threads()}, {args.steps} timed steps "
+        f"(medians), load {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
     print(f"{'variant':<26}{'s':>8}{'tokens':>8}{'tokens/s':>10}{'questions':>10}{'questions/s':>13}{'MFU':>7}")
     for r in bench(args):
         mfu = f"{r['mfu']:.1%}" if r["mfu"] is not None else "-"
-        print(f"{r['variant']:<26}{r['s']:>8.3f}{r['tokens']:>8.0f}{r['tokens_per_s']:>10.0f}{r['questions']:>10}"
-              f"{r['questions_per_s']:>13.2f}{mfu:>7}")
+        print(
+            f"{r['variant']:<26}{r['s']:>8.3f}{r['tokens']:>8.0f}{r['tokens_per_s']:>10.0f}{r['questions']:>10}"
+            f"{r['questions_per_s']:>13.2f}{mfu:>7}"
+        )
     print(f"load after: {os.getloadavg()[0]:.2f}")
 
 

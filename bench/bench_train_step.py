@@ -11,6 +11,7 @@ that a busy machine slows both alike; the figures are medians.
 ``tiny`` uses experiments/tiny.yaml, any other model experiments/demo_gemma.yaml (its prompts,
 batch size and subset queries) with ``model.name`` replaced.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,9 +52,16 @@ def bench(model: str, steps: int, overrides: list[str]) -> dict:
                 times[variant].append(time.perf_counter() - start)
         prompts.append(len(batch) + sum(len(s.queries) for _, s in asked))
     ce, both = statistics.median(times["ce"]), statistics.median(times["ce+sl"])
-    return {"model": model, "batch": config.optim.batch_size, "prompts": statistics.median(prompts[1:]),
-            "ce_s": ce, "ce_sl_s": both, "overhead": both / ce - 1,
-            "examples_per_s_ce": config.optim.batch_size / ce, "examples_per_s_ce_sl": config.optim.batch_size / both}
+    return {
+        "model": model,
+        "batch": config.optim.batch_size,
+        "prompts": statistics.median(prompts[1:]),
+        "ce_s": ce,
+        "ce_sl_s": both,
+        "overhead": both / ce - 1,
+        "examples_per_s_ce": config.optim.batch_size / ce,
+        "examples_per_s_ce_sl": config.optim.batch_size / both,
+    }
 
 
 def main() -> None:
@@ -66,12 +74,17 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch threads {torch.get_num_threads()}, {args.steps} timed steps per variant (medians)")
-    print(f"{'model':<14}{'batch':>6}{'prompts':>9}{'CE s/step':>11}{'CE+SL s/step':>14}{'SL adds':>9}"
-          f"{'ex/s CE':>9}{'ex/s CE+SL':>12}")
+    print(
+        f"{'model':<14}{'batch':>6}{'prompts':>9}{'CE s/step':>11}{'CE+SL s/step':>14}{'SL adds':>9}"
+        f"{'ex/s CE':>9}{'ex/s CE+SL':>12}"
+    )
     for model in args.model or ["tiny"]:
         r = bench(model, args.steps, args.overrides)
-        print(f"{r['model']:<14}{r['batch']:>6}{r['prompts']:>9.0f}{r['ce_s']:>11.3f}{r['ce_sl_s']:>14.3f}"
-              f"{r['overhead']:>9.1%}{r['examples_per_s_ce']:>9.2f}{r['examples_per_s_ce_sl']:>12.2f}", flush=True)
+        print(
+            f"{r['model']:<14}{r['batch']:>6}{r['prompts']:>9.0f}{r['ce_s']:>11.3f}{r['ce_sl_s']:>14.3f}"
+            f"{r['overhead']:>9.1%}{r['examples_per_s_ce']:>9.2f}{r['examples_per_s_ce_sl']:>12.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """What the examples share: their config files, the MLP, intervals over seeds, CPU time."""
+
 from __future__ import annotations
 
 import math

@@ -9,6 +9,7 @@ with its collapse verdict, and `neurosym report` puts the groups side by side in
     python experiments/collapse.py --size gpu --out results/gpu/collapse
     python experiments/collapse.py --size cpu --out results/cpu/collapse
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,9 +26,19 @@ def runs(size: SweepSize) -> list[SweepRun]:
     for seed in range(size.seeds):  # seeds outermost: a sweep cut short still has every setting once
         for setting in SETTINGS:
             for task in TASKS:
-                grid.append(SweepRun(f"{setting}-{task}-lambda0-seed{seed}", HERE / f"{setting}.yaml",
-                                     (f"data.task={task}", "semantic.enabled=false", f"seed={seed}",
-                                      f"data.seed={seed}", f"optim.max_steps={size.steps}")))
+                grid.append(
+                    SweepRun(
+                        f"{setting}-{task}-lambda0-seed{seed}",
+                        HERE / f"{setting}.yaml",
+                        (
+                            f"data.task={task}",
+                            "semantic.enabled=false",
+                            f"seed={seed}",
+                            f"data.seed={seed}",
+                            f"optim.max_steps={size.steps}",
+                        ),
+                    )
+                )
     return grid
 
 

@@ -1,9 +1,10 @@
 """neurosym: logical constraints compiled to SDDs, and the exact semantic loss they define.
 
-    theory = ns.parse_file("constraints/causal/transitivity.ns")
-    circuit = ns.compile(theory, domains={"Node": 4})
-    loss = ns.SemanticLoss(circuit)(probs)
+theory = ns.parse_file("constraints/causal/transitivity.ns")
+circuit = ns.compile(theory, domains={"Node": 4})
+loss = ns.SemanticLoss(circuit)(probs)
 """
+
 from neurosym.compile.artifact import Circuit, load_circuit
 from neurosym.compile.build import compile
 from neurosym.compile.compiler import CompileOptions

@@ -5,6 +5,7 @@ The trainer's commands (train, demo, report) come from the entry points of the g
 turns a `NeurosymError` into a one-screen message and exit status 1; no Python traceback reaches
 the user.
 """
+
 from __future__ import annotations
 
 import sys
@@ -21,9 +22,15 @@ from neurosym.terminal import console, friendly
 
 COMMAND_GROUP = "neurosym.commands"
 
-app = typer.Typer(help="Compile logical constraints to SDD circuits and train with the exact semantic loss.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
-                  rich_markup_mode="markdown")  # docstring lines are joined into paragraphs
+app = typer.Typer(
+    help="Compile logical constraints to SDD circuits and train with the exact semantic loss.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="markdown",
+)  # docstring lines are joined into paragraphs
+
+
 def _domains(options: list[str]) -> dict:
     from neurosym.ground.domains import parse_domain_option
 
@@ -39,9 +46,12 @@ def compile(  # noqa: A001 - the command is called compile
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompile even if the cache has it.")] = False,
     max_size: Annotated[Optional[int], typer.Option(help="Give up when the live SDD grows past this size.")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Give up after this many seconds.")] = None,
-    order: Annotated[str, typer.Option(help="Variable order: auto (picks order and vtree), grouped, min-fill, "
-                                             "min-degree, natural.")] = "auto",
-    vtree: Annotated[str, typer.Option(help="Vtree shape when --order is not auto: balanced, right or blocks.")] = "balanced",
+    order: Annotated[
+        str, typer.Option(help="Variable order: auto (picks order and vtree), grouped, min-fill, min-degree, natural.")
+    ] = "auto",
+    vtree: Annotated[
+        str, typer.Option(help="Vtree shape when --order is not auto: balanced, right or blocks.")
+    ] = "balanced",
     minimize: Annotated[str, typer.Option(help="none, final (one bounded pass) or dynamic.")] = "final",
 ):
     """Compile FILE over the given domains into an SDD artifact and print its statistics."""
@@ -56,11 +66,16 @@ def compile(  # noqa: A001 - the command is called compile
 def _print_summary(circuit) -> None:
     m = circuit.manifest
     table = Table(title=f"{m['theory']} ({m['source']})", show_header=False)
-    domains = ", ".join(f"{k}={v if isinstance(v, list) and len(v) > 6 else v}" if not isinstance(v, list)
-                        else f"{k}={len(v)}" for k, v in m["domains"].items())
+    domains = ", ".join(
+        f"{k}={v if isinstance(v, list) and len(v) > 6 else v}" if not isinstance(v, list) else f"{k}={len(v)}"
+        for k, v in m["domains"].items()
+    )
     for key, value in [
         ("domains", domains or "-"),
-        ("variables", f"{len(circuit.variables)} ({len(circuit.observed)} observed, {len(circuit.predicted)} predicted)"),
+        (
+            "variables",
+            f"{len(circuit.variables)} ({len(circuit.observed)} observed, {len(circuit.predicted)} predicted)",
+        ),
         ("SDD size", f"{m['sdd_size']:,}"),
         ("model count", f"{m['model_count']:,}"),
         ("compile time", f"{m['compile_seconds']:.3f} s"),
@@ -86,14 +101,26 @@ def inspect(
     for column in ("constraint", "instances", "skipped", "atoms", "model count alone", "SDD size alone"):
         per.add_column(column, justify="left" if column == "constraint" else "right")
     for name, f in circuit.manifest["constraints"].items():
-        per.add_row(name, str(f["instances"]), str(f["skipped"]), str(f["atoms"]),
-                    "-" if f["model_count"] is None else f"{f['model_count']:,}",
-                    "-" if f["sdd_size"] is None else f"{f['sdd_size']:,}")
+        per.add_row(
+            name,
+            str(f["instances"]),
+            str(f["skipped"]),
+            str(f["atoms"]),
+            "-" if f["model_count"] is None else f"{f['model_count']:,}",
+            "-" if f["sdd_size"] is None else f"{f['sdd_size']:,}",
+        )
     console.print(per)
     shown = circuit.variables if atoms else circuit.variables[:12]
     kinds = ["observed" if i in set(circuit.observed) else "predicted" for i in range(len(shown))]
-    console.print("atoms: " + ", ".join(f"{a}[dim]:{k[0]}[/]" for a, k in zip(shown, kinds))
-                  + ("" if atoms or len(circuit.variables) <= 12 else f", … ({len(circuit.variables)} in all; --atoms lists them)"))
+    console.print(
+        "atoms: "
+        + ", ".join(f"{a}[dim]:{k[0]}[/]" for a, k in zip(shown, kinds))
+        + (
+            ""
+            if atoms or len(circuit.variables) <= 12
+            else f", … ({len(circuit.variables)} in all; --atoms lists them)"
+        )
+    )
     if ground is not None:
         _print_ground(circuit, ground)
 
@@ -121,31 +148,50 @@ def check(file: Annotated[Path, typer.Argument(help="Constraint file (.ns).")]):
     import neurosym as ns
 
     theory = ns.parse_file(file)
-    domains = [*(f"{d.name}" + (f" = {{{', '.join(d.elements)}}}" if d.elements is not None else "") for d in theory.domains.values()),
-               *(f"{d.name} = subsets({d.base}{', max ' + str(d.max_size) if d.max_size is not None else ''})"
-                 for d in theory.set_domains.values())]
+    domains = [
+        *(
+            f"{d.name}" + (f" = {{{', '.join(d.elements)}}}" if d.elements is not None else "")
+            for d in theory.domains.values()
+        ),
+        *(
+            f"{d.name} = subsets({d.base}{', max ' + str(d.max_size) if d.max_size is not None else ''})"
+            for d in theory.set_domains.values()
+        ),
+    ]
     console.print(f"[green]ok[/] {file}: {len(theory.files)} file(s)")
     console.print(f"  domains: {'; '.join(domains) or '-'}")
-    console.print("  predicates: " + ", ".join(f"{p.kind} {p.name}({', '.join(p.arg_domains)})" for p in theory.predicates.values()))
+    console.print(
+        "  predicates: "
+        + ", ".join(f"{p.kind} {p.name}({', '.join(p.arg_domains)})" for p in theory.predicates.values())
+    )
     console.print(f"  constraints: {', '.join(theory.constraints) or '-'}")
 
 
 @app.command("eval")
 @friendly
 def eval_(
-    model: Annotated[str, typer.Argument(help="A run folder, 'tiny', 'gemma3-270m', a local model folder, or "
-                                              "baseline:always-yes|always-no|random|oracle.")],
-    more_data: Annotated[Optional[list[Path]], typer.Argument(help="More data files (so --data a b c works).",
-                                                              show_default=False)] = None,
+    model: Annotated[
+        str,
+        typer.Argument(
+            help="A run folder, 'tiny', 'gemma3-270m', a local model folder, or "
+            "baseline:always-yes|always-no|random|oracle."
+        ),
+    ],
+    more_data: Annotated[
+        Optional[list[Path]], typer.Argument(help="More data files (so --data a b c works).", show_default=False)
+    ] = None,
     data: Annotated[list[Path], typer.Option("--data", help="A question file in any known format (repeatable).")] = [],
     task: Annotated[Optional[str], typer.Option(help="Keep only this task: transitivity or dseparation.")] = None,
-    output_dir: Annotated[Optional[Path], typer.Option(help="Where eval.json, eval.md and plots go "
-                                                             "(default: RUN/eval).")] = None,
+    output_dir: Annotated[
+        Optional[Path], typer.Option(help="Where eval.json, eval.md and plots go (default: RUN/eval).")
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Prompts per forward pass.")] = 16,
     k: Annotated[int, typer.Option("--k", help="Nodes per sampled subset (consistency, --constrained).")] = 3,
     subsets: Annotated[int, typer.Option(help="Sampled subsets per file for the consistency check (0: skip).")] = 32,
     edits: Annotated[int, typer.Option(help="Questions per file given a minimal premise edit (0: skip).")] = 64,
-    constrained: Annotated[bool, typer.Option("--constrained", help="Also answer jointly with the circuit's MPE.")] = False,
+    constrained: Annotated[
+        bool, typer.Option("--constrained", help="Also answer jointly with the circuit's MPE.")
+    ] = False,
     limit: Annotated[Optional[int], typer.Option(help="At most this many questions per file.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the sampled subsets and edits.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
@@ -160,7 +206,9 @@ def eval_(
     from neurosym.runs import RunFolder
 
     files = [*data, *(more_data or [])]
-    settings = EvalSettings(task=task, k=k, subsets=subsets, edits=edits, constrained=constrained, limit=limit, seed=seed)
+    settings = EvalSettings(
+        task=task, k=k, subsets=subsets, edits=edits, constrained=constrained, limit=limit, seed=seed
+    )
     settings.check()
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
@@ -177,13 +225,22 @@ def eval_(
 @app.command()
 @friendly
 def ask(
-    model: Annotated[str, typer.Argument(help="A run folder, 'tiny', 'gemma3-270m', a local model folder, or "
-                                              "baseline:always-yes|always-no|random|oracle.")],
-    questions: Annotated[Optional[list[str]], typer.Argument(help="Questions about --premise, e.g. "
-                                                                  "'Does A cause C?'.", show_default=False)] = None,
+    model: Annotated[
+        str,
+        typer.Argument(
+            help="A run folder, 'tiny', 'gemma3-270m', a local model folder, or "
+            "baseline:always-yes|always-no|random|oracle."
+        ),
+    ],
+    questions: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="Questions about --premise, e.g. 'Does A cause C?'.", show_default=False),
+    ] = None,
     premise: Annotated[Optional[str], typer.Option(help="The premise, e.g. 'A causes B. B causes C.'.")] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", help="Ask the questions of a data file instead "
-                                                                 "(any format `neurosym eval` reads).")] = None,
+    file: Annotated[
+        Optional[Path],
+        typer.Option("--file", help="Ask the questions of a data file instead (any format `neurosym eval` reads)."),
+    ] = None,
     limit: Annotated[Optional[int], typer.Option(help="At most this many questions of --file.")] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per answer instead of a table.")] = False,
     batch_size: Annotated[int, typer.Option(help="Prompts per forward pass.")] = 16,
@@ -195,19 +252,25 @@ def ask(
     for a file of questions (its labels are shown beside the answers)."""
     import json
 
-    from neurosym.eval.ask import ask as ask_premise, ask_file
+    from neurosym.eval.ask import ask as ask_premise
+    from neurosym.eval.ask import ask_file
 
     if (file is None) == (premise is None):
-        raise NeurosymError("give either --premise with questions, or --file", hint='neurosym ask RUN --premise '
-                            '"A causes B. B causes C." "Does A cause C?"')
+        raise NeurosymError(
+            "give either --premise with questions, or --file",
+            hint='neurosym ask RUN --premise "A causes B. B causes C." "Does A cause C?"',
+        )
     if premise is not None and not questions:
         raise NeurosymError("--premise needs at least one question after the model, e.g. 'Does A cause C?'")
     if file is not None and questions:
         raise NeurosymError(f"--file asks the questions of {file}; drop the questions given on the command line")
     if file is not None and not file.is_file():
         raise NeurosymError(f"data file not found: {file}")
-    answers = (ask_file(model, file, limit=limit, batch_size=batch_size, device=device) if file is not None
-               else ask_premise(model, premise, questions, batch_size=batch_size, device=device))
+    answers = (
+        ask_file(model, file, limit=limit, batch_size=batch_size, device=device)
+        if file is not None
+        else ask_premise(model, premise, questions, batch_size=batch_size, device=device)
+    )
     if json_lines:
         for answer in answers:
             print(json.dumps(answer.to_dict()))
@@ -219,7 +282,9 @@ def ask(
     for answer in answers:
         mark = "" if answer.correct is None else (" ✓" if answer.correct else " ✗")
         shown = answer.question.question if premise is not None else answer.question.text
-        table.add_row(shown, answer.answer, f"{answer.p_yes:.3f}", *((f"{answer.question.label}{mark}",) if labelled else ()))
+        table.add_row(
+            shown, answer.answer, f"{answer.p_yes:.3f}", *((f"{answer.question.label}{mark}",) if labelled else ())
+        )
     console.print(table)
     if labelled:
         right = sum(bool(a.correct) for a in answers)

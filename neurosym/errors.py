@@ -2,6 +2,7 @@
 
 The CLI prints ``str(error)`` and exits with status 1; no traceback reaches the user.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -4,6 +4,7 @@ From a source checkout they are the top-level folders ``grammars/``, ``constrain
 ``experiments/``; an installed wheel carries copies under ``neurosym/_resources/``. Compiled
 circuits and converted models are cached under `cache_dir`.
 """
+
 from __future__ import annotations
 
 import os

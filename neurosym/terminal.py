@@ -1,5 +1,6 @@
 """Console output shared by the CLI's command groups, and the wrapper that turns user errors into
 messages (exit status 1) instead of tracebacks."""
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 """`neurosym ask` and `neurosym.eval.ask`: answers with P(Yes), from a premise or a file."""
+
 import json
 
 import pytest
@@ -58,12 +59,15 @@ def test_command_line_premise_json_and_file(tmp_path):
     assert sum(a.correct for a in wrong) == sum(q.label == "No" for q in questions)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["baseline:oracle", "Does A cause C?"], "give either --premise with questions, or --file"),
-    (["baseline:oracle", "--premise", PREMISE], "--premise needs at least one question"),
-    (["baseline:oracle", "--premise", "A causes", "Does A cause C?"], "A causes"),
-    (["baseline:oracle", "--file", "missing.jsonl"], "data file not found: missing.jsonl"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["baseline:oracle", "Does A cause C?"], "give either --premise with questions, or --file"),
+        (["baseline:oracle", "--premise", PREMISE], "--premise needs at least one question"),
+        (["baseline:oracle", "--premise", "A causes", "Does A cause C?"], "A causes"),
+        (["baseline:oracle", "--file", "missing.jsonl"], "data file not found: missing.jsonl"),
+    ],
+)
 def test_command_line_mistakes_are_messages(args, message):
     result = runner.invoke(app, ["ask", *args])
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output

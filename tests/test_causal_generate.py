@@ -1,4 +1,5 @@
 """Generators: determinism, balance, family shapes, split disjointness; the `neurosym data` commands."""
+
 from __future__ import annotations
 
 import json
@@ -118,8 +119,10 @@ def test_no_premise_graph_is_shared_between_splits():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from("abcdef"), st.sampled_from("ghij")), min_size=1, max_size=8, unique=True),
-       st.randoms(use_true_random=False))
+@given(
+    st.lists(st.tuples(st.sampled_from("abcdef"), st.sampled_from("ghij")), min_size=1, max_size=8, unique=True),
+    st.randoms(use_true_random=False),
+)
 def test_a_premise_split_ignores_sentence_order(edges, rng):
     shuffled = list(edges)
     rng.shuffle(shuffled)
@@ -139,8 +142,25 @@ def test_bad_choices_raise_data_errors():
 def test_generate_then_stats(tmp_path):
     runner = CliRunner()
     out = tmp_path / "eval.jsonl"
-    done = runner.invoke(app, ["data", "generate", "--task", "dseparation", "--split", "eval", "--n", "30",
-                                  "--seed", "2", "--family", "branching_2", "-o", str(out)])
+    done = runner.invoke(
+        app,
+        [
+            "data",
+            "generate",
+            "--task",
+            "dseparation",
+            "--split",
+            "eval",
+            "--n",
+            "30",
+            "--seed",
+            "2",
+            "--family",
+            "branching_2",
+            "-o",
+            str(out),
+        ],
+    )
     assert done.exit_code == 0, done.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 30 and {r["family"] for r in rows} == {"branching_2"} and {r["seed"] for r in rows} == {2}
@@ -151,9 +171,12 @@ def test_generate_then_stats(tmp_path):
 
 def test_stats_reports_rejects_and_disagreements_and_fails_on_unreadable(tmp_path):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"prompt": "Premise: A causes B. Does B cause A?", "completion": "Yes"}) + "\n"
-                   + json.dumps({"prompt": "Premise: A causes B. B causes A. Does A cause B?", "completion": "Yes"})
-                   + "\n")
+    bad.write_text(
+        json.dumps({"prompt": "Premise: A causes B. Does B cause A?", "completion": "Yes"})
+        + "\n"
+        + json.dumps({"prompt": "Premise: A causes B. B causes A. Does A cause B?", "completion": "Yes"})
+        + "\n"
+    )
     result = CliRunner().invoke(app, ["data", "stats", str(bad), str(tmp_path / "missing.jsonl")])
     assert result.exit_code == 1
     assert "bad.jsonl:2: premise describes a cycle" in result.output.replace("\n", "")
@@ -164,8 +187,9 @@ def test_stats_reports_rejects_and_disagreements_and_fails_on_unreadable(tmp_pat
 
 
 def test_generate_reports_bad_options_without_traceback(tmp_path):
-    result = CliRunner().invoke(app, ["data", "generate", "--task", "dseparation", "--family", "nope",
-                                         "-o", str(tmp_path / "x.jsonl")])
+    result = CliRunner().invoke(
+        app, ["data", "generate", "--task", "dseparation", "--family", "nope", "-o", str(tmp_path / "x.jsonl")]
+    )
     assert result.exit_code == 1 and "no dseparation family 'nope'" in result.output
     assert not (tmp_path / "x.jsonl").exists()
 

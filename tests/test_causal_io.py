@@ -1,4 +1,5 @@
 """Loaders for the benchmark's public formats and neurosym's own, and the atomic writer."""
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,7 @@ def _networkx_answer(premise: str, question: str) -> bool:
     words = question.rstrip("?").split()
     if words[0] == "Does":
         return words[1] != words[3] and nx.has_path(graph, words[1], words[3])
-    given = question[question.index("{") + 1:question.index("}")].split(", ") if "{" in question else []
+    given = question[question.index("{") + 1 : question.index("}")].split(", ") if "{" in question else []
     return nx.is_d_separator(graph, {words[1]}, {words[3]}, set(given))
 
 
@@ -90,11 +91,15 @@ def test_malformed_rows_are_collected_with_file_and_row(tmp_path):
 
 def test_pickle_rows_are_numbered_and_rejected_individually(tmp_path):
     path = tmp_path / "rows.pkl"
-    path.write_bytes(pickle.dumps({
-        "x causes y. Does x cause y?": "Yes",
-        "x causes y. y causes x. Does x cause y?": "Yes",
-        "x causes y. Does y cause x?": "No",
-    }))
+    path.write_bytes(
+        pickle.dumps(
+            {
+                "x causes y. Does x cause y?": "Yes",
+                "x causes y. y causes x. Does x cause y?": "Yes",
+                "x causes y. Does y cause x?": "No",
+            }
+        )
+    )
     result = load_questions(path)
     assert result.rows == [1, 3] and [r.row for r in result.rejects] == [2]
 
@@ -106,13 +111,16 @@ def test_a_pickle_that_names_a_class_is_refused(tmp_path):
         load_questions(path)
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "empty"),
-    (b"\xff\xfe binary", "neither a pickle nor UTF-8"),
-    (b"just some text\nmore text\n", "no JSON object rows"),
-    (b'{"a": 1}\n', "no JSON object rows"),
-    (pickle.dumps(["a list"]), "expected a dict"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"\xff\xfe binary", "neither a pickle nor UTF-8"),
+        (b"just some text\nmore text\n", "no JSON object rows"),
+        (b'{"a": 1}\n', "no JSON object rows"),
+        (pickle.dumps(["a list"]), "expected a dict"),
+    ],
+)
 def test_entirely_unreadable_files_raise(tmp_path, content, message):
     path = tmp_path / "file"
     path.write_bytes(content)
@@ -138,8 +146,16 @@ def test_neurosym_format_round_trip_and_checks(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not the temporary file's private mode
-    assert rows[0] == {"task": "transitivity", "split": "eval", "family": "chain", "nodes": 3, "seed": 7,
-                       "premise": "A causes B. B causes C.", "question": "Does A cause C?", "label": "Yes"}
+    assert rows[0] == {
+        "task": "transitivity",
+        "split": "eval",
+        "family": "chain",
+        "nodes": 3,
+        "seed": 7,
+        "premise": "A causes B. B causes C.",
+        "question": "Does A cause C?",
+        "label": "Yes",
+    }
     assert rows[2]["label"] is None
     loaded = load_questions(path)
     assert loaded.format == "neurosym" and loaded.questions == questions

@@ -1,4 +1,5 @@
 """The k-node subset sampler: driven by a circuit's variable names, facts from the full graph."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,17 @@ from neurosym.resources import constraint_path
 
 # A DAG where subsets lose information: a → b → c → d, a → e, e → d, f → c.
 GRAPH = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "d"), ("a", "e"), ("e", "d"), ("f", "c")])
-VARIABLES = ["causes(n0,n1)", "edge(n0,n1)", "adjacent(n1,n0)", "parents(n2,{n0,n1})", "descendant(n0,n2)",
-             "dsep(n0,n1,{n2})", "dsep(n1,n0,{})", "causes(n2,n0)", "parents(n1,{})"]
+VARIABLES = [
+    "causes(n0,n1)",
+    "edge(n0,n1)",
+    "adjacent(n1,n0)",
+    "parents(n2,{n0,n1})",
+    "descendant(n0,n2)",
+    "dsep(n0,n1,{n2})",
+    "dsep(n1,n0,{})",
+    "causes(n2,n0)",
+    "parents(n1,{})",
+]
 OBSERVED = [1, 2, 3, 4, 8]
 
 
@@ -51,7 +61,8 @@ def test_every_atom_is_a_fact_of_the_full_graph(nodes):
         (7, f"Does {n2} cause {n0}?", nx.has_path(GRAPH, n2, n0)),
     ]
     assert [(q.index, q.text, q.label) for q in sample.queries] == [
-        (i, text, "Yes" if truth else "No") for i, text, truth in expected_queries]
+        (i, text, "Yes" if truth else "No") for i, text, truth in expected_queries
+    ]
 
 
 def test_the_variable_order_comes_from_the_list_not_from_the_sampler():
@@ -62,7 +73,8 @@ def test_the_variable_order_comes_from_the_list_not_from_the_sampler():
     moved = SubsetSampler(shuffled, [order.index(i) for i in OBSERVED]).ground(GRAPH, ("a", "c", "b"))
     assert {VARIABLES[i]: v for i, v in plain.evidence.items()} == {shuffled[i]: v for i, v in moved.evidence.items()}
     assert {VARIABLES[q.index]: (q.text, q.label) for q in plain.queries} == {
-        shuffled[q.index]: (q.text, q.label) for q in moved.queries}
+        shuffled[q.index]: (q.text, q.label) for q in moved.queries
+    }
 
 
 def test_kinds_default_to_the_predicate_names():
@@ -70,14 +82,17 @@ def test_kinds_default_to_the_predicate_names():
     assert by_name == SubsetSampler(VARIABLES, OBSERVED).ground(GRAPH, ("a", "c", "b"))
 
 
-@pytest.mark.parametrize(("variables", "observed", "message"), [
-    (["causes(n0,n1)", "ancestor(n0,n1)"], [1], "unknown observed predicate 'ancestor'"),
-    (["causes(n0,n1)", "ancestor(n0,n1)"], None, "unknown observed predicate 'ancestor'"),
-    (["likes(n0,n1)"], [], "unknown predicted predicate 'likes'"),
-    (["edge(n0,n1)"], [], "unknown predicted predicate 'edge'"),
-    (["parents(n0,n1)"], [0], "arguments of kinds 'es'"),
-    (["dsep(n0,n1,{n1})"], [], "outside the conditioning set"),
-])
+@pytest.mark.parametrize(
+    ("variables", "observed", "message"),
+    [
+        (["causes(n0,n1)", "ancestor(n0,n1)"], [1], "unknown observed predicate 'ancestor'"),
+        (["causes(n0,n1)", "ancestor(n0,n1)"], None, "unknown observed predicate 'ancestor'"),
+        (["likes(n0,n1)"], [], "unknown predicted predicate 'likes'"),
+        (["edge(n0,n1)"], [], "unknown predicted predicate 'edge'"),
+        (["parents(n0,n1)"], [0], "arguments of kinds 'es'"),
+        (["dsep(n0,n1,{n1})"], [], "outside the conditioning set"),
+    ],
+)
 def test_unknown_predicates_and_bad_atoms_raise(variables, observed, message):
     with pytest.raises(DataError, match=message):
         SubsetSampler(variables, observed)
@@ -98,8 +113,11 @@ def test_choose_keeps_the_query_pair_and_the_path_between_them():
 def test_sample_always_asks_the_question_itself():
     circuit_vars = ns.ground(ns.parse_file(constraint_path("causal/dseparation.ns")), {"Node": 4}).names
     sampler = SubsetSampler(circuit_vars)
-    question = Question.parse("a causes b. b causes c. c causes d. a causes e. e causes d. f causes c.",
-                              "Are a and d d-separated given {b, e}?", "Yes")
+    question = Question.parse(
+        "a causes b. b causes c. c causes d. a causes e. e causes d. f causes c.",
+        "Are a and d d-separated given {b, e}?",
+        "Yes",
+    )
     for seed in range(10):
         sample = sampler.sample(question, random.Random(seed), max_queries=3)
         assert len(sample.queries) == 3
@@ -136,8 +154,9 @@ def test_tensors_follow_the_variable_indices():
 def test_a_graph_smaller_than_the_template_leaves_elements_out():
     variables = ns.ground(ns.parse_file(constraint_path("causal/transitivity.ns")), {"Node": 4}).names
     small = nx.DiGraph([("x", "y"), ("y", "z")])
-    sample = SubsetSampler(variables).sample(Question.parse("x causes y. y causes z.", "Does x cause z?"),
-                                             random.Random(0))
+    sample = SubsetSampler(variables).sample(
+        Question.parse("x causes y. y causes z.", "Does x cause z?"), random.Random(0)
+    )
     unmapped = {e for e in ("n0", "n1", "n2", "n3") if e not in sample.mapping}
     assert len(sample.mapping) == 3 and len(unmapped) == 1 and set(sample.mapping.values()) == set(small)
     mask = sample.mask()
@@ -165,6 +184,14 @@ for question in generate("dseparation", "eval", 30, seed=5):
 def test_subsets_and_premise_edits_do_not_depend_on_the_string_hash_seed():
     """Runs must repeat in a new process: a shortest path in the skeleton, where several are
     equally short, must not be picked in the order of a set of node names."""
-    outputs = {subprocess.run([sys.executable, "-c", HASH_SEED_PROBE], capture_output=True, text=True, check=True,
-                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(4)}
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", HASH_SEED_PROBE],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in range(4)
+    }
     assert len(outputs) == 1 and len(next(iter(outputs))) > 1000

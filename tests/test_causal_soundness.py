@@ -5,6 +5,7 @@ networkx with the subset's evidence satisfy the templates: on the compiled SDD (
 Boolean check), and constraint by constraint on the ground formulas. Collapsed models (always
 Yes, always No) are caught: the figures are those quoted in docs/data.md.
 """
+
 from __future__ import annotations
 
 import random
@@ -70,8 +71,16 @@ def test_transitivity_is_sound_and_catches_both_collapses(graphs, facts):
 
 def test_dseparation_is_sound_and_each_collapse_has_its_axiom(graphs, facts, dsep_with_markov):
     report = audit(dsep_with_markov, graphs, (3, 4, 5), facts=facts)
-    assert set(report.violations) == {"symmetry", "adjacency", "contraction", "intersection", "composition",
-                                      "weak_transitivity", "local_markov", "(all)"}
+    assert set(report.violations) == {
+        "symmetry",
+        "adjacency",
+        "contraction",
+        "intersection",
+        "composition",
+        "weak_transitivity",
+        "local_markov",
+        "(all)",
+    }
     assert _graphs_violated(report, "truth") == {}
     with_edge = sum(g.number_of_edges() > 0 for g in graphs)
     assert _graphs_violated(report, "always_yes") == {"adjacency": with_edge, "(all)": with_edge}
@@ -90,9 +99,11 @@ def _has_local_markov_instance(graph: nx.DiGraph) -> bool:
     return False
 
 
-@pytest.mark.parametrize(("path", "k"), [(TRANSITIVITY, 3), (TRANSITIVITY, 4), (TRANSITIVITY, 5),
-                                         (DSEPARATION, 3), (DSEPARATION, 4)],
-                         ids=["transitivity-3", "transitivity-4", "transitivity-5", "dseparation-3", "dseparation-4"])
+@pytest.mark.parametrize(
+    ("path", "k"),
+    [(TRANSITIVITY, 3), (TRANSITIVITY, 4), (TRANSITIVITY, 5), (DSEPARATION, 3), (DSEPARATION, 4)],
+    ids=["transitivity-3", "transitivity-4", "transitivity-5", "dseparation-3", "dseparation-4"],
+)
 def test_the_compiled_circuit_accepts_the_truth_on_every_subset(graphs, facts, path, k):
     """d-separation with k = 5 is checked on the ground formulas above; its SDD does not compile
     in reasonable time and memory."""
@@ -128,8 +139,9 @@ def test_log_prob_agrees_with_the_boolean_check(graphs, facts, path):
         x, y = rng.sample(list(graph.nodes), 2)
         sample = sampler.ground(graph, sampler.choose(graph, (x, y), rng), facts=graph_facts)
         assert bool(sample.mask().all())
-        assert float(circuit.log_prob(sample.probabilities(sample.targets()), mask=sample.mask())) == \
-            pytest.approx(0.0, abs=1e-5)
+        assert float(circuit.log_prob(sample.probabilities(sample.targets()), mask=sample.mask())) == pytest.approx(
+            0.0, abs=1e-5
+        )
         always_yes = sample.probabilities(torch.ones(len(sample.queries)))
         log_p = float(circuit.log_prob(always_yes, mask=sample.mask()))
         if circuit.satisfied_by(always_yes.round().int().tolist()):

@@ -1,4 +1,5 @@
 """Premise and question texts ⇄ graphs and queries, including the awkward cases of the benchmark."""
+
 from __future__ import annotations
 
 import networkx as nx
@@ -16,7 +17,7 @@ NAMES = st.text(alphabet="abcXYZ019", min_size=1, max_size=3) | st.text(alphabet
 def dags(draw):
     """Edges of a DAG over distinct names, in a random sentence order."""
     names = draw(st.lists(NAMES, min_size=2, max_size=8, unique=True))
-    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
     edges = draw(st.lists(st.sampled_from(pairs), min_size=1, unique=True))
     return draw(st.permutations(edges))
 
@@ -48,22 +49,28 @@ def test_names_are_case_sensitive():
         Question.parse("a causes A. A causes b.", "Does a cause B?")
 
 
-@pytest.mark.parametrize(("premise", "sentence"), [
-    ("A causes B. B causes C. C causes A.", "C causes A."),
-    ("A causes B. C causes C. B causes D", "C causes C."),
-    ("X1 causes y. y causes X1", "y causes X1."),
-])
+@pytest.mark.parametrize(
+    ("premise", "sentence"),
+    [
+        ("A causes B. B causes C. C causes A.", "C causes A."),
+        ("A causes B. C causes C. B causes D", "C causes C."),
+        ("X1 causes y. y causes X1", "y causes X1."),
+    ],
+)
 def test_cycle_names_the_sentence_that_closes_it(premise, sentence):
     with pytest.raises(DataError, match="cycle") as error:
         parse_premise(premise)
     assert repr(sentence) in str(error.value)
 
 
-@pytest.mark.parametrize(("premise", "offending"), [
-    ("A causes B. B affects C.", "B affects C."),
-    ("A causes B C causes D.", "A causes B C causes D."),
-    ("A causes", "A causes."),
-])
+@pytest.mark.parametrize(
+    ("premise", "offending"),
+    [
+        ("A causes B. B affects C.", "B affects C."),
+        ("A causes B C causes D.", "A causes B C causes D."),
+        ("A causes", "A causes."),
+    ],
+)
 def test_malformed_sentence_is_named(premise, offending):
     with pytest.raises(DataError) as error:
         parse_premise(premise)
@@ -74,10 +81,14 @@ def test_question_forms_as_in_the_benchmark():
     assert parse_question("Does A cause B?") == ("transitivity", ("A", "B"))
     assert parse_question("Are A and B d-separated?") == ("dseparation", ("A", "B", frozenset()))
     assert parse_question("Are 0er and J d-separated given {9J, X1, w4P}?") == (
-        "dseparation", ("0er", "J", frozenset({"9J", "X1", "w4P"})))
+        "dseparation",
+        ("0er", "J", frozenset({"9J", "X1", "w4P"})),
+    )
     # Sets print in the benchmark's order: sorted as strings (digits, upper case, lower case).
-    assert render_question("dseparation", ("0DZ", "4", frozenset({"uHo", "p", "2lu", "d"}))) == \
-        "Are 0DZ and 4 d-separated given {2lu, d, p, uHo}?"
+    assert (
+        render_question("dseparation", ("0DZ", "4", frozenset({"uHo", "p", "2lu", "d"})))
+        == "Are 0DZ and 4 d-separated given {2lu, d, p, uHo}?"
+    )
     assert render_question("dseparation", ("A", "B", frozenset())) == "Are A and B d-separated?"
     with pytest.raises(DataError, match="neither"):
         parse_question("Is A a cause of B?")
@@ -86,7 +97,9 @@ def test_question_forms_as_in_the_benchmark():
 def test_split_text_finds_the_trailing_question():
     assert split_text("Does causes Does. Does Does cause Does?") == ("Does causes Does.", "Does Does cause Does?")
     assert split_text("A causes B Are A and B d-separated given {C}?") == (
-        "A causes B", "Are A and B d-separated given {C}?")
+        "A causes B",
+        "Are A and B d-separated given {C}?",
+    )
     with pytest.raises(DataError, match="no question"):
         split_text("A causes B. B causes C.")
 

@@ -1,4 +1,5 @@
 """Compiler: model counts against enumeration, artifacts, the cache, and the compile strategies."""
+
 from __future__ import annotations
 
 import itertools
@@ -107,7 +108,9 @@ def test_exactly_one_has_n_models(n):
     ],
 )
 def test_every_strategy_compiles_the_same_function(options):
-    reference = ns.compile(TRANSITIVITY, {"Node": 4}, cache=False, options=CompileOptions(order="natural", minimize="none"))
+    reference = ns.compile(
+        TRANSITIVITY, {"Node": 4}, cache=False, options=CompileOptions(order="natural", minimize="none")
+    )
     circuit = ns.compile(TRANSITIVITY, {"Node": 4}, cache=False, options=options)
     assert circuit.variables == reference.variables
     assert circuit.model_count() == reference.model_count()
@@ -158,14 +161,24 @@ def test_save_load_round_trip(tmp_path):
     assert not loaded.satisfied_by(assignment)
 
 
-@pytest.mark.parametrize("text, meant, not_meant", [
-    ("q and exists x in D: p(x) or r", "q and (exists x in D: (p(x) or r))", "(q and (exists x in D: p(x))) or r"),
-    ("not exists x in D: p(x) or r", "not (exists x in D: (p(x) or r))", "(not (exists x in D: p(x))) or r"),
-    ("q or forall x in D: p(x) and r", "q or (forall x in D: (p(x) and r))", "(q or (forall x in D: p(x))) and r"),
-    ("q <-> exists x in D: p(x) and r", "q <-> (exists x in D: (p(x) and r))", "(q <-> (exists x in D: p(x))) and r"),
-    ("q xor at least 1 x in D: p(x) -> r", "q xor (at least 1 x in D: (p(x) -> r))",
-     "(q xor (at least 1 x in D: p(x))) -> r"),
-])
+@pytest.mark.parametrize(
+    "text, meant, not_meant",
+    [
+        ("q and exists x in D: p(x) or r", "q and (exists x in D: (p(x) or r))", "(q and (exists x in D: p(x))) or r"),
+        ("not exists x in D: p(x) or r", "not (exists x in D: (p(x) or r))", "(not (exists x in D: p(x))) or r"),
+        ("q or forall x in D: p(x) and r", "q or (forall x in D: (p(x) and r))", "(q or (forall x in D: p(x))) and r"),
+        (
+            "q <-> exists x in D: p(x) and r",
+            "q <-> (exists x in D: (p(x) and r))",
+            "(q <-> (exists x in D: p(x))) and r",
+        ),
+        (
+            "q xor at least 1 x in D: p(x) -> r",
+            "q xor (at least 1 x in D: (p(x) -> r))",
+            "(q xor (at least 1 x in D: p(x))) -> r",
+        ),
+    ],
+)
 def test_a_quantifier_right_of_a_connective_or_not_takes_the_rest_of_the_formula(text, meant, not_meant):
     def count(formula: str) -> int:
         source = f"domain D\npredicted p(D)\npredicted q\npredicted r\nconstraint c: {formula}\n"
@@ -261,4 +274,4 @@ def test_included_theory_compiles_like_the_merged_text(tmp_path):
     )
     a = ns.compile(tmp_path / "rules.ns", {"Node": 4}, cache=False)
     b = ns.compile(merged, {"Node": 4}, cache=False)
-    assert a.variables == b.variables and a.model_count() == b.model_count() == 3 ** 6
+    assert a.variables == b.variables and a.model_count() == b.model_count() == 3**6

@@ -6,6 +6,7 @@ is checked three ways: the compiled model count against enumeration of its groun
 an independent reference semantics the generator builds alongside the text (so the grounder is
 checked too, not only the compiler), and across compile strategies.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -41,9 +42,13 @@ Meaning = Callable[[dict, Callable[[str], np.ndarray]], np.ndarray]
 def formulas(draw, scope: tuple[str, ...], depth: int):
     """(text, mentioned variables, meaning) of a formula whose free variables lie in ``scope``."""
     leaf_ok = bool(scope)
-    choice = draw(st.sampled_from(
-        (["atom", "atom", "truth"] if leaf_ok else []) + (["quantifier"] if depth > 0 else [])
-        + (["not", "binary", "binary"] if depth > 0 and leaf_ok else [])))
+    choice = draw(
+        st.sampled_from(
+            (["atom", "atom", "truth"] if leaf_ok else [])
+            + (["quantifier"] if depth > 0 else [])
+            + (["not", "binary", "binary"] if depth > 0 and leaf_ok else [])
+        )
+    )
     if choice == "atom":
         name = draw(st.sampled_from(sorted(PREDICATES)))
         args = [draw(st.sampled_from(scope)) for _ in range(PREDICATES[name])]
@@ -58,8 +63,13 @@ def formulas(draw, scope: tuple[str, ...], depth: int):
     if choice == "binary":
         op = draw(st.sampled_from(["and", "or", "->", "<->", "xor"]))
         (lt, lu, lm), (rt, ru, rm) = draw(formulas(scope, depth - 1)), draw(formulas(scope, depth - 1))
-        combine = {"and": np.logical_and, "or": np.logical_or, "->": lambda a, b: ~a | b,
-                   "<->": np.equal, "xor": np.not_equal}[op]
+        combine = {
+            "and": np.logical_and,
+            "or": np.logical_or,
+            "->": lambda a, b: ~a | b,
+            "<->": np.equal,
+            "xor": np.not_equal,
+        }[op]
         return f"({lt}) {op} ({rt})", lu | ru, lambda env, world: combine(lm(env, world), rm(env, world))
     return draw(quantified(scope, depth))
 
@@ -79,20 +89,26 @@ def quantified(draw, scope: tuple[str, ...], depth: int):
     text = f"{head} {', '.join(bound)} in D{where_text}: {body_text}"
 
     def meaning(env, world):
-        values = [body({**env, **dict(zip(bound, combo))}, world)
-                  for combo in itertools.product(world.elements, repeat=len(bound))
-                  if keep({**env, **dict(zip(bound, combo))})]
+        values = [
+            body({**env, **dict(zip(bound, combo))}, world)
+            for combo in itertools.product(world.elements, repeat=len(bound))
+            if keep({**env, **dict(zip(bound, combo))})
+        ]
         column = np.array(values, dtype=bool).reshape(len(values), world.rows)
         count = column.sum(axis=0)
-        return {"forall": column.all(axis=0), "exists": column.any(axis=0), "exactly": count == k,
-                "at most": count <= k, "at least": count >= k}[kind]
+        return {
+            "forall": column.all(axis=0),
+            "exists": column.any(axis=0),
+            "exactly": count == k,
+            "at most": count <= k,
+            "at least": count >= k,
+        }[kind]
 
     return f"({text})", (body_used | where_used) - set(bound), meaning
 
 
 def _and_mention(v, text, used, meaning):
-    return (f"({text}) and p({v})", used | {v},
-            lambda env, world: meaning(env, world) & world(f"p({env[v]})"))
+    return (f"({text}) and p({v})", used | {v}, lambda env, world: meaning(env, world) & world(f"p({env[v]})"))
 
 
 @st.composite
@@ -106,8 +122,11 @@ def conditions(draw, inner: tuple[str, ...], bound: tuple[str, ...]):
     if kind == "distinct":
         pair = draw(st.permutations(others))[:2]
         names = [first, *pair]
-        return (f" where distinct({', '.join(names)})", set(names),
-                lambda env: len({env[n] for n in names}) == len(names))
+        return (
+            f" where distinct({', '.join(names)})",
+            set(names),
+            lambda env: len({env[n] for n in names}) == len(names),
+        )
     second = draw(st.sampled_from(others))
     if kind == "not":
         return f" where not ({first} == {second})", {first, second}, lambda env: env[first] != env[second]

@@ -1,4 +1,5 @@
 """`neurosym eval` and `neurosym report` end to end: the tiny Gemma 3, a LoRA run folder, baselines."""
+
 import json
 import shutil
 import statistics
@@ -19,8 +20,17 @@ from neurosym.model import YesNoHead, apply_lora, tiny_gemma3
 
 FIXTURES = Path(__file__).parent / "fixtures" / "public_formats"  # written by fixtures/write_public_formats.py
 FILES = sorted(str(p) for p in FIXTURES.iterdir())
-LEVEL_KEYS = {"balanced_accuracy", "mcc", "roc_auc", "premise_auc", "yes_rate", "collapsed", "accuracy", "recall_yes",
-              "recall_no"}
+LEVEL_KEYS = {
+    "balanced_accuracy",
+    "mcc",
+    "roc_auc",
+    "premise_auc",
+    "yes_rate",
+    "collapsed",
+    "accuracy",
+    "recall_yes",
+    "recall_no",
+}
 runner = CliRunner()
 
 
@@ -57,7 +67,8 @@ def test_premise_auc_pairs_the_questions_of_each_premise_of_each_file(tmp_path):
     assert levels["per_file"][str(files[0])]["premise_auc"] == 1.0
     assert levels["per_file"][str(files[1])]["premise_auc"] == 0.5
     assert levels["overall"]["premise_auc"] == pytest.approx(
-        premise_auc([r.gold for r in rows], scores, [(r.file, r.question.premise) for r in rows]))
+        premise_auc([r.gold for r in rows], scores, [(r.file, r.question.premise) for r in rows])
+    )
     assert levels["overall"]["premise_auc"] == pytest.approx(0.75)  # as many premises in both files
     assert breakdown(rows, [s > 0.5 for s in scores], None)["overall"]["premise_auc"] is None
 
@@ -68,16 +79,32 @@ def test_predictions_keep_the_scores_the_evaluation_ranked(tmp_path):
     rows, _ = load_rows(files, EvalSettings())
     scores = [2e-7 if r.gold else 1e-7 for r in rows]  # every answer No, every Yes question ranked first
     records = predictions(rows, scores, [False] * len(rows))
-    recomputed = premise_auc([r["gold"] == "Yes" for r in records], [r["p_yes"] for r in records],
-                             [(r.file, r.question.premise) for r in rows])
+    recomputed = premise_auc(
+        [r["gold"] == "Yes" for r in records],
+        [r["p_yes"] for r in records],
+        [(r.file, r.question.premise) for r in rows],
+    )
     assert recomputed == breakdown(rows, [False] * len(rows), scores)["overall"]["premise_auc"] == 1.0
 
 
 def test_tiny_model_end_to_end(tmp_path):
     out = tmp_path / "eval"
     # `--data a b c d` as a shell glob expands it: the files after the first are extra arguments
-    result = invoke("eval", "tiny", "--data", *FILES, "--output-dir", str(out), "--subsets", "2", "--edits", "2",
-                    "--constrained", "--limit", "3")
+    result = invoke(
+        "eval",
+        "tiny",
+        "--data",
+        *FILES,
+        "--output-dir",
+        str(out),
+        "--subsets",
+        "2",
+        "--edits",
+        "2",
+        "--constrained",
+        "--limit",
+        "3",
+    )
     assert result.exit_code == 0, result.output
     assert result.output.lstrip().splitlines()[0].startswith("╭")  # the verdict panel comes first
     assert "VERDICT" in result.output.split("overall")[0]
@@ -98,9 +125,12 @@ def test_tiny_model_end_to_end(tmp_path):
     questions = [q for f in FILES for q in load_questions(f).questions[:3]]
     answers = (head.predict([q.premise for q in questions], [q.question for q in questions]) > 0.5).tolist()
     gold = [q.label == "Yes" for q in questions]
-    expected = {"tp": sum(g and a for g, a in zip(gold, answers)), "fn": sum(g and not a for g, a in zip(gold, answers)),
-                "fp": sum(a and not g for g, a in zip(gold, answers)),
-                "tn": sum(not g and not a for g, a in zip(gold, answers))}
+    expected = {
+        "tp": sum(g and a for g, a in zip(gold, answers)),
+        "fn": sum(g and not a for g, a in zip(gold, answers)),
+        "fp": sum(a and not g for g, a in zip(gold, answers)),
+        "tn": sum(not g and not a for g, a in zip(gold, answers)),
+    }
     assert data["overall"]["confusion"] == expected
     p_yes = head.predict([q.premise for q in questions], [q.question for q in questions]).tolist()
     assert data["overall"]["roc_auc"] == pytest.approx(roc_auc(gold, p_yes))
@@ -117,14 +147,17 @@ def test_tiny_model_end_to_end(tmp_path):
     assert "predictions" not in data
 
 
-@pytest.mark.parametrize("args, message", [
-    (["tiny", "--data", "missing.jsonl", "--output-dir", "out"], "data file(s) not found: missing.jsonl"),
-    (["tiny", "--data", FILES[0], "--task", "causality", "--output-dir", "out"], "unknown task 'causality'"),
-    (["tiny", "--data", FILES[0]], "--output-dir is required"),
-    (["baseline:sometimes", "--data", FILES[0], "--output-dir", "out"], "unknown baseline 'sometimes'"),
-    (["no-such-model", "--data", FILES[0], "--output-dir", "out"], "neither a local folder nor the alias"),
-    (["tiny", "--data", FILES[0], "--output-dir", "out", "--k", "1"], "--k must be at least 2"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["tiny", "--data", "missing.jsonl", "--output-dir", "out"], "data file(s) not found: missing.jsonl"),
+        (["tiny", "--data", FILES[0], "--task", "causality", "--output-dir", "out"], "unknown task 'causality'"),
+        (["tiny", "--data", FILES[0]], "--output-dir is required"),
+        (["baseline:sometimes", "--data", FILES[0], "--output-dir", "out"], "unknown baseline 'sometimes'"),
+        (["no-such-model", "--data", FILES[0], "--output-dir", "out"], "neither a local folder nor the alias"),
+        (["tiny", "--data", FILES[0], "--output-dir", "out", "--k", "1"], "--k must be at least 2"),
+    ],
+)
 def test_bad_input_is_a_message_not_a_traceback(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     result = invoke("eval", *args)
@@ -162,8 +195,9 @@ def make_lora_run(folder: Path) -> YesNoHead:
     model.save_pretrained(final)
     tokenizer.save_pretrained(final)
     head = YesNoHead(model, tokenizer)
-    (final / "neurosym.json").write_text(json.dumps({"base_model": "tiny", "lora": True,
-                                                     "prompt": {"text": head.template.text, "style": "auto"}}))
+    (final / "neurosym.json").write_text(
+        json.dumps({"base_model": "tiny", "lora": True, "prompt": {"text": head.template.text, "style": "auto"}})
+    )
     (folder / "config.yaml").write_text(yaml.safe_dump({"model": {"name": "tiny"}, "seed": 0}))
     return head
 
@@ -188,11 +222,27 @@ def test_a_lora_run_is_evaluated_with_its_adapter(tmp_path):
 def fake_run(folder: Path, predictor: str, seed: int, semantic: bool, files=FILES, schedule: str = "linear") -> None:
     """A run folder holding only what `neurosym report` reads: config.yaml and eval/eval.json."""
     folder.mkdir(parents=True)
-    config = {"model": {"name": "tiny"}, "semantic": {"enabled": semantic, "lam": {"schedule": schedule}},
-              "seed": seed, "output_dir": str(folder)}
+    config = {
+        "model": {"name": "tiny"},
+        "semantic": {"enabled": semantic, "lam": {"schedule": schedule}},
+        "seed": seed,
+        "output_dir": str(folder),
+    }
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    result = invoke("eval", predictor, "--data", *files, "--output-dir", str(folder / "eval"), "--seed", str(seed),
-                    "--subsets", "2", "--edits", "2")
+    result = invoke(
+        "eval",
+        predictor,
+        "--data",
+        *files,
+        "--output-dir",
+        str(folder / "eval"),
+        "--seed",
+        str(seed),
+        "--subsets",
+        "2",
+        "--edits",
+        "2",
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -204,18 +254,23 @@ def test_report_groups_runs_by_config_without_the_seed(tmp_path):
     records = [{"step": 1, "ce": 0.7}, {"step": 2, "ce": 0.6, "dev": dev}]
     (tmp_path / "sl1" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     out = tmp_path / "report"
-    result = invoke("report", str(tmp_path / "base"), str(tmp_path / "sl0"), str(tmp_path / "sl1"),
-                    "--output-dir", str(out))
+    result = invoke(
+        "report", str(tmp_path / "base"), str(tmp_path / "sl0"), str(tmp_path / "sl1"), "--output-dir", str(out)
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
     groups = report["groups"]
     assert set(groups) == {"base", "semantic.enabled=True"}  # one run: its folder; sl0 + sl1: their settings
     semantic = groups["semantic.enabled=True"]
     assert semantic["seeds"] == [0, 1] and semantic["overall"]["flagged"] == 1  # the coin has no signal
-    runs = [json.loads((tmp_path / r / "eval" / "eval.json").read_text())["overall"]["balanced_accuracy"]
-            for r in ("sl0", "sl1")]
+    runs = [
+        json.loads((tmp_path / r / "eval" / "eval.json").read_text())["overall"]["balanced_accuracy"]
+        for r in ("sl0", "sl1")
+    ]
     stats = semantic["overall"]["balanced_accuracy"]
-    assert stats["mean"] == pytest.approx(statistics.fmean(runs)) and stats["spread"] == pytest.approx(statistics.stdev(runs))
+    assert stats["mean"] == pytest.approx(statistics.fmean(runs)) and stats["spread"] == pytest.approx(
+        statistics.stdev(runs)
+    )
     assert groups["base"]["overall"]["balanced_accuracy"]["spread"] is None  # a single run
     assert semantic["overall"]["roc_auc"]["values"][0] == 1.0  # the oracle ranks every Yes above every No
     assert groups["base"]["overall"]["roc_auc"]["mean"] == 0.5  # always No: every pair a tie
@@ -247,9 +302,11 @@ def test_report_ignores_the_settings_of_a_section_switched_off(tmp_path):
     fake_run(tmp_path / "d", "baseline:oracle", 0, semantic=True, schedule="adaptive")
     groups = build_report([tmp_path / name for name in "abcd"])["groups"]
     described = {g["settings"]: [Path(run).name for run in g["runs"]] for g in groups.values()}
-    assert described == {"semantic.enabled=False": ["a", "b"],
-                         "semantic.enabled=True, semantic.lam.schedule=linear": ["c"],
-                         "semantic.enabled=True, semantic.lam.schedule=adaptive": ["d"]}
+    assert described == {
+        "semantic.enabled=False": ["a", "b"],
+        "semantic.enabled=True, semantic.lam.schedule=linear": ["c"],
+        "semantic.enabled=True, semantic.lam.schedule=adaptive": ["d"],
+    }
     lambda0 = build_report([tmp_path / "a", tmp_path / "c"])["groups"]  # the schedule sets nothing apart here
     assert sorted(g["settings"] for g in lambda0.values()) == ["semantic.enabled=False", "semantic.enabled=True"]
 
@@ -261,8 +318,9 @@ def test_report_groups_a_run_made_before_a_key_existed_with_one_at_its_default(t
         config = yaml.safe_load((tmp_path / name / "config.yaml").read_text())
         (tmp_path / name / "config.yaml").write_text(yaml.safe_dump({**config, "eval": {"select": select}}))
     out = tmp_path / "report"
-    result = invoke("report", *(str(tmp_path / n) for n in ("old-seed0", "new-seed1", "best-seed0")),
-                    "--output-dir", str(out))
+    result = invoke(
+        "report", *(str(tmp_path / n) for n in ("old-seed0", "new-seed1", "best-seed0")), "--output-dir", str(out)
+    )
     assert result.exit_code == 0, result.output
     groups = json.loads((out / "report.json").read_text())["groups"]
     assert {name: group["seeds"] for name, group in groups.items()} == {"eval.select=last": [0, 1], "best": [0]}
@@ -306,8 +364,18 @@ def test_report_reads_the_files_of_runs_evaluated_before_digests_were_kept(tmp_p
 
 def test_report_takes_the_output_folder_of_a_model_that_is_not_a_run(tmp_path):
     fake_run(tmp_path / "run", "baseline:oracle", 0, semantic=True)
-    result = invoke("eval", "baseline:always-no", "--data", *FILES, "--output-dir", str(tmp_path / "always-no"),
-                    "--subsets", "2", "--edits", "2")
+    result = invoke(
+        "eval",
+        "baseline:always-no",
+        "--data",
+        *FILES,
+        "--output-dir",
+        str(tmp_path / "always-no"),
+        "--subsets",
+        "2",
+        "--edits",
+        "2",
+    )
     assert result.exit_code == 0, result.output
     out = tmp_path / "report"
     result = invoke("report", str(tmp_path / "run"), str(tmp_path / "always-no"), "--output-dir", str(out))

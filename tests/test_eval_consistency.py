@@ -1,4 +1,5 @@
 """Exact violation checks on partial assignments, and consistency of reference predictors."""
+
 import itertools
 import random
 
@@ -44,16 +45,21 @@ def test_partial_assignments_match_brute_force_over_completions(dseparation):
     checker = ConstraintChecker(dseparation)
     constraints = dseparation.ground_theory.constraints
     variables = range(1, len(dseparation.variables) + 1)
-    knowns = [{v: rng.random() < 0.5 for v in rng.sample(variables, len(variables) - 8)}  # 8 unknown atoms
-              for _ in range(40)]
+    knowns = [
+        {v: rng.random() < 0.5 for v in rng.sample(variables, len(variables) - 8)}  # 8 unknown atoms
+        for _ in range(40)
+    ]
     violated_seen = 0
     for known, result in zip(knowns, checker.check(knowns)):
         full = list(completions(dseparation, known))
         assert result.violated == (not any(dseparation.satisfied_by(a) for a in full))
         if result.violated:
             violated_seen += 1
-            alone = [c.name for c in constraints
-                     if not any(all(g.evaluate(f, lambda v, a=a: a[v - 1]) for f in c.conjuncts) for a in full)]
+            alone = [
+                c.name
+                for c in constraints
+                if not any(all(g.evaluate(f, lambda v, a=a: a[v - 1]) for f in c.conjuncts) for a in full)
+            ]
             assert result.constraints == (alone or [JOINT])
     assert violated_seen > 5  # the comparison exercised the naming, not only satisfiable cases
 

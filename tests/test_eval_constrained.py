@@ -1,4 +1,5 @@
 """Constrained prediction: the circuit's MPE answers each question jointly with its neighbours."""
+
 import pytest
 
 import neurosym as ns

@@ -1,4 +1,5 @@
 """Metrics and the collapse verdict, against hand-computed values and reference predictors."""
+
 import math
 
 import pytest
@@ -53,10 +54,16 @@ def test_mcc_is_symmetric_in_the_classes_and_perfect_inverse_is_minus_one():
     assert from_counts(3, 1, 2, 4).mcc == pytest.approx(from_counts(4, 2, 1, 3).mcc)  # Yes and No swapped
 
 
-@pytest.mark.parametrize("successes, n, low, high", [
-    # Newcombe (1998), Statistics in Medicine 17:857-872, Table II, method 3 (Wilson score)
-    (81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718),
-])
+@pytest.mark.parametrize(
+    "successes, n, low, high",
+    [
+        # Newcombe (1998), Statistics in Medicine 17:857-872, Table II, method 3 (Wilson score)
+        (81, 263, 0.2553, 0.3662),
+        (15, 148, 0.0624, 0.1605),
+        (0, 20, 0.0, 0.1611),
+        (1, 29, 0.0061, 0.1718),
+    ],
+)
 def test_wilson_interval_matches_the_textbook(successes, n, low, high):
     lo, hi = wilson_interval(successes, n)
     assert (round(lo, 4), round(hi, 4)) == (low, high)
@@ -135,7 +142,9 @@ def test_the_seed_papers_always_no_model_is_caught_despite_high_accuracy():
     assert m.accuracy == 0.8 and m.balanced_accuracy == 0.5 and m.recall_yes == 0.0
     verdict = collapse_verdict(m)
     assert verdict.collapsed
-    assert verdict.reasons == ["no signal: MCC 0.000 < 0.05 and balanced accuracy 0.500 < 0.55"]  # not rule 1: unbalanced
+    assert verdict.reasons == [
+        "no signal: MCC 0.000 < 0.05 and balanced accuracy 0.500 < 0.55"
+    ]  # not rule 1: unbalanced
 
 
 def test_a_fair_coin_has_no_signal():
@@ -170,7 +179,9 @@ def test_roc_auc_by_hand_with_a_tie():
     assert roc_auc([True, False, True, False], [0.9, 0.1, 0.4, 0.4]) == 0.875
 
 
-@given(st.lists(st.tuples(st.booleans(), st.sampled_from([0.0, 0.2, 0.5, 0.5000001, 0.9, 1.0])), min_size=2, max_size=60))
+@given(
+    st.lists(st.tuples(st.booleans(), st.sampled_from([0.0, 0.2, 0.5, 0.5000001, 0.9, 1.0])), min_size=2, max_size=60)
+)
 def test_roc_auc_is_the_share_of_yes_no_pairs_ranked_right(pairs):
     gold, scores = [g for g, _ in pairs], [s for _, s in pairs]
     if all(gold) or not any(gold):
@@ -193,8 +204,13 @@ def test_premise_auc_by_hand():
 
 @given(st.lists(st.tuples(st.booleans(), st.sampled_from([0.0, 0.2, 0.5, 0.9]), st.sampled_from("abc")), max_size=40))
 def test_premise_auc_is_the_share_of_pairs_within_a_premise_ranked_right(rows):
-    pairs = [(yes[1] > no[1]) + (yes[1] == no[1]) / 2 for yes in rows if yes[0] for no in rows
-             if not no[0] and no[2] == yes[2]]
+    pairs = [
+        (yes[1] > no[1]) + (yes[1] == no[1]) / 2
+        for yes in rows
+        if yes[0]
+        for no in rows
+        if not no[0] and no[2] == yes[2]
+    ]
     result = premise_auc(*zip(*rows)) if rows else premise_auc([], [], [])
     assert result == (pytest.approx(sum(pairs) / len(pairs)) if pairs else None)
 

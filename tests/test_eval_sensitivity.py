@@ -1,4 +1,5 @@
 """Minimal premise edits flip the truth; a collapsed model never follows them, the oracle always."""
+
 import networkx as nx
 import pytest
 

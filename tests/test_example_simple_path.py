@@ -1,6 +1,7 @@
 """The route example (constraints/examples/simple_path.ns): under graph evidence its models are
 exactly the simple source-to-target paths that networkx enumerates, and the semantic loss and MPE
 turn noisy edge beliefs into a route."""
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,9 @@ def _evidence(circuit, graph: nx.DiGraph, source: str, target: str, use_prob: fl
         name = circuit.variables[i]
         predicate, args = name[:-1].split("(")
         nodes = args.split(",")
-        row[i] = float(graph.has_edge(*nodes) if predicate == "edge"
-                       else nodes[0] == (source if predicate == "source" else target))
+        row[i] = float(
+            graph.has_edge(*nodes) if predicate == "edge" else nodes[0] == (source if predicate == "source" else target)
+        )
     return row
 
 

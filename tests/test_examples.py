@@ -1,5 +1,6 @@
 """The examples in examples/, each run end to end at a tiny size, and the grid example's circuit
 at the paper's size: its models on the 4x4 grid are the 184 corner-to-corner simple paths."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -34,10 +35,15 @@ def _run(name: str, overrides: list[str], capsys) -> tuple[list[str], dict]:
 
 
 def test_grid_example_decodes_valid_paths_through_the_circuit(capsys):
-    rows, record = _run("grid_paths", ["grid=3", "removed=3", "examples=60", "seeds=[0]", "epochs=2", "eval_every=1"],
-                        capsys)
-    assert [row.split(" | ")[:2] for row in rows] == [["| plain", "threshold"], ["| plain", "mpe"],
-                                                      ["| semantic", "threshold"], ["| semantic", "mpe"]]
+    rows, record = _run(
+        "grid_paths", ["grid=3", "removed=3", "examples=60", "seeds=[0]", "epochs=2", "eval_every=1"], capsys
+    )
+    assert [row.split(" | ")[:2] for row in rows] == [
+        ["| plain", "threshold"],
+        ["| plain", "mpe"],
+        ["| semantic", "threshold"],
+        ["| semantic", "mpe"],
+    ]
     for method in ("plain", "semantic"):
         assert record["results"][method][0]["mpe"]["valid"] == 1.0  # MPE through the circuit is always a path
 

@@ -1,6 +1,7 @@
 """Hidden predicates and relations: hidden atoms are quantified out of the circuit exactly, and
 the route example (constraints/examples/route.ns) has exactly the simple paths as models, counted
 against networkx on grids and random graphs."""
+
 from __future__ import annotations
 
 import random
@@ -24,8 +25,14 @@ def private_cache(tmp_path, monkeypatch):
 def _compile_route(graph: nx.Graph):
     """The route circuit over ``graph`` (nodes n0, n1, ...), each edge given once as a link, every
     node an anchor (the most general case: any set of anchors that every cycle passes will do)."""
-    return ns.compile(ROUTE, {"Node": graph.number_of_nodes(), "link": [(f"n{a}", f"n{b}") for a, b in graph.edges],
-                              "anchor": [(f"n{a}",) for a in graph]})
+    return ns.compile(
+        ROUTE,
+        {
+            "Node": graph.number_of_nodes(),
+            "link": [(f"n{a}", f"n{b}") for a, b in graph.edges],
+            "anchor": [(f"n{a}",) for a in graph],
+        },
+    )
 
 
 def _route_count(circuit, source: int, target: int, present: set | None = None) -> int:
@@ -90,11 +97,20 @@ def test_a_cycle_apart_from_the_route_breaks_the_reach_rules():
     assert circuit.violated_constraints(assignment) == ["oriented", "passes", "step", "onward", "no_return"]
 
 
-@pytest.mark.parametrize("domains, fragments", [
-    ({"Node": 3, "anchor": []}, ["relation 'link' needs its tuples at compile time", "route.ns:13:1"]),
-    ({"Node": 3, "anchor": [], "link": [("n0", "n3")]}, ["relation 'link': 'n3' in ('n0', 'n3') is not an element of domain 'Node'"]),
-    ({"Node": 3, "anchor": [], "link": ["n0:n1:n2"]}, ["relation 'link' relates 2 element(s) (Node, Node); got 'n0:n1:n2'"]),
-])
+@pytest.mark.parametrize(
+    "domains, fragments",
+    [
+        ({"Node": 3, "anchor": []}, ["relation 'link' needs its tuples at compile time", "route.ns:13:1"]),
+        (
+            {"Node": 3, "anchor": [], "link": [("n0", "n3")]},
+            ["relation 'link': 'n3' in ('n0', 'n3') is not an element of domain 'Node'"],
+        ),
+        (
+            {"Node": 3, "anchor": [], "link": ["n0:n1:n2"]},
+            ["relation 'link' relates 2 element(s) (Node, Node); got 'n0:n1:n2'"],
+        ),
+    ],
+)
 def test_relations_given_at_compile_time_are_checked(domains, fragments):
     with pytest.raises(GroundingError) as caught:
         ns.compile(ROUTE, domains)

@@ -1,6 +1,7 @@
 """Bad input, end to end: every mistake a user can make raises a `NeurosymError` that says where
 (file, line, column, the source line with a caret) and what was expected, and the CLI turns it into
 a message with exit status 1, never a traceback."""
+
 from __future__ import annotations
 
 import hashlib
@@ -59,98 +60,353 @@ def assert_points_at(error: NeurosymError, file: str, line: int, column: int, wi
 
 # (id, text, error class, line, column, caret width or None, fragments the message must hold)
 SYNTAX = [
-    ("missing colon after the constraint name", HEAD + "constraint c forall x in Node: p(x)\n",
-     ConstraintSyntaxError, 5, 14, 6, ["unexpected 'forall'", "expected one of: ':'"]),
-    ("missing colon after the binders", HEAD + "constraint c: forall x in Node p(x)\n",
-     ConstraintSyntaxError, 5, 32, 1, ["unexpected 'p'", "':'", "'where'"]),
-    ("unclosed parenthesis at end of file", HEAD + "constraint c: forall x in Node: (p(x) and p(x)\n",
-     ConstraintSyntaxError, 5, 46, None, ["unexpected end of file", "')'", "'(' at line 5, column 33 is not closed"]),
-    ("unclosed parenthesis before the next constraint",
-     HEAD + "constraint c: forall x in Node: (p(x) or\n  p(x)\nconstraint d: true\n",
-     ConstraintSyntaxError, 7, 1, 10, ["unexpected 'constraint'", "')'", "'(' at line 5, column 33 is not closed"]),
-    ("unclosed brace in a domain", "domain Label = {a, b\npredicted p(Label)\n",
-     ConstraintSyntaxError, 2, 1, 9, ["unexpected 'predicted'", "'}'", "'{' at line 1, column 16 is not closed"]),
-    ("bad token &", HEAD + "constraint c: forall x in Node: p(x) & p(x)\n",
-     ConstraintSyntaxError, 5, 38, None, ["unexpected character '&'", "expected a name"]),
-    ("unicode connective", HEAD + "constraint c: forall x in Node: p(x) ∧ p(x)\n",
-     ConstraintSyntaxError, 5, 38, None, ["unexpected character '∧'"]),
-    ("unterminated string in a domain", 'domain Label = {"dog, cat}\n',
-     ConstraintSyntaxError, 1, 17, None, ["unterminated string", 'end with "']),
-    ("unterminated include path", 'include "base.ns\ndomain Node\n',
-     ConstraintSyntaxError, 1, 9, None, ["unterminated string"]),
-    ("count keyword run together", HEAD + "constraint c: atmost 1 x in Node: p(x)\n",
-     ConstraintSyntaxError, 5, 22, 1, ["unexpected '1'", "`at most K`"]),
-    ("count keyword misspelt", HEAD + "constraint c: at many 1 x in Node: p(x)\n",
-     ConstraintSyntaxError, 5, 18, 4, ["unexpected 'many'", "'least', 'most'"]),
-    ("count without a number", HEAD + "constraint c: exactly x in Node: p(x)\n",
-     ConstraintSyntaxError, 5, 23, 1, ["unexpected 'x'", "a number"]),
-    ("comparison in a formula", HEAD + "constraint c: forall x, y in Node: p(x) and x != y\n",
-     ConstraintSyntaxError, 5, 47, 2, ["unexpected '!='", "in a `where` filter, not in a formula"]),
-    ("unknown declaration kind", "domain Node\nlatent p(Node)\n",
-     ConstraintSyntaxError, 2, 1, 6, ["unexpected 'latent'", "'hidden'", "'observed'", "'predicted'"]),
-    ("formula missing at end of file", HEAD + "constraint c: forall x in Node:",
-     ConstraintSyntaxError, 5, 31, None, ["unexpected end of file", "'forall'", "a name"]),
-    ("set size without max", "domain Node\nset Cond = subsets(Node, 2)\n",
-     ConstraintSyntaxError, 2, 26, 1, ["unexpected '2'", "'max'"]),
-    ("element name with a space", 'domain Label = {dog, "big cat"}\n',
-     ConstraintSyntaxError, 1, 22, 9, ["element name 'big cat' may hold only letters, digits"]),
-    ("keyword used as a domain name", "domain forall\n",
-     ConstraintSyntaxError, 1, 8, 6, ["'forall' is a reserved word", "cannot name a domain"]),
-    ("keyword used as a variable", HEAD + "constraint c: forall at in Node: p(at)\n",
-     ConstraintSyntaxError, 5, 22, 2, ["'at' is a reserved word", "cannot name a variable"]),
+    (
+        "missing colon after the constraint name",
+        HEAD + "constraint c forall x in Node: p(x)\n",
+        ConstraintSyntaxError,
+        5,
+        14,
+        6,
+        ["unexpected 'forall'", "expected one of: ':'"],
+    ),
+    (
+        "missing colon after the binders",
+        HEAD + "constraint c: forall x in Node p(x)\n",
+        ConstraintSyntaxError,
+        5,
+        32,
+        1,
+        ["unexpected 'p'", "':'", "'where'"],
+    ),
+    (
+        "unclosed parenthesis at end of file",
+        HEAD + "constraint c: forall x in Node: (p(x) and p(x)\n",
+        ConstraintSyntaxError,
+        5,
+        46,
+        None,
+        ["unexpected end of file", "')'", "'(' at line 5, column 33 is not closed"],
+    ),
+    (
+        "unclosed parenthesis before the next constraint",
+        HEAD + "constraint c: forall x in Node: (p(x) or\n  p(x)\nconstraint d: true\n",
+        ConstraintSyntaxError,
+        7,
+        1,
+        10,
+        ["unexpected 'constraint'", "')'", "'(' at line 5, column 33 is not closed"],
+    ),
+    (
+        "unclosed brace in a domain",
+        "domain Label = {a, b\npredicted p(Label)\n",
+        ConstraintSyntaxError,
+        2,
+        1,
+        9,
+        ["unexpected 'predicted'", "'}'", "'{' at line 1, column 16 is not closed"],
+    ),
+    (
+        "bad token &",
+        HEAD + "constraint c: forall x in Node: p(x) & p(x)\n",
+        ConstraintSyntaxError,
+        5,
+        38,
+        None,
+        ["unexpected character '&'", "expected a name"],
+    ),
+    (
+        "unicode connective",
+        HEAD + "constraint c: forall x in Node: p(x) ∧ p(x)\n",
+        ConstraintSyntaxError,
+        5,
+        38,
+        None,
+        ["unexpected character '∧'"],
+    ),
+    (
+        "unterminated string in a domain",
+        'domain Label = {"dog, cat}\n',
+        ConstraintSyntaxError,
+        1,
+        17,
+        None,
+        ["unterminated string", 'end with "'],
+    ),
+    (
+        "unterminated include path",
+        'include "base.ns\ndomain Node\n',
+        ConstraintSyntaxError,
+        1,
+        9,
+        None,
+        ["unterminated string"],
+    ),
+    (
+        "count keyword run together",
+        HEAD + "constraint c: atmost 1 x in Node: p(x)\n",
+        ConstraintSyntaxError,
+        5,
+        22,
+        1,
+        ["unexpected '1'", "`at most K`"],
+    ),
+    (
+        "count keyword misspelt",
+        HEAD + "constraint c: at many 1 x in Node: p(x)\n",
+        ConstraintSyntaxError,
+        5,
+        18,
+        4,
+        ["unexpected 'many'", "'least', 'most'"],
+    ),
+    (
+        "count without a number",
+        HEAD + "constraint c: exactly x in Node: p(x)\n",
+        ConstraintSyntaxError,
+        5,
+        23,
+        1,
+        ["unexpected 'x'", "a number"],
+    ),
+    (
+        "comparison in a formula",
+        HEAD + "constraint c: forall x, y in Node: p(x) and x != y\n",
+        ConstraintSyntaxError,
+        5,
+        47,
+        2,
+        ["unexpected '!='", "in a `where` filter, not in a formula"],
+    ),
+    (
+        "unknown declaration kind",
+        "domain Node\nlatent p(Node)\n",
+        ConstraintSyntaxError,
+        2,
+        1,
+        6,
+        ["unexpected 'latent'", "'hidden'", "'observed'", "'predicted'"],
+    ),
+    (
+        "formula missing at end of file",
+        HEAD + "constraint c: forall x in Node:",
+        ConstraintSyntaxError,
+        5,
+        31,
+        None,
+        ["unexpected end of file", "'forall'", "a name"],
+    ),
+    (
+        "set size without max",
+        "domain Node\nset Cond = subsets(Node, 2)\n",
+        ConstraintSyntaxError,
+        2,
+        26,
+        1,
+        ["unexpected '2'", "'max'"],
+    ),
+    (
+        "element name with a space",
+        'domain Label = {dog, "big cat"}\n',
+        ConstraintSyntaxError,
+        1,
+        22,
+        9,
+        ["element name 'big cat' may hold only letters, digits"],
+    ),
+    (
+        "keyword used as a domain name",
+        "domain forall\n",
+        ConstraintSyntaxError,
+        1,
+        8,
+        6,
+        ["'forall' is a reserved word", "cannot name a domain"],
+    ),
+    (
+        "keyword used as a variable",
+        HEAD + "constraint c: forall at in Node: p(at)\n",
+        ConstraintSyntaxError,
+        5,
+        22,
+        2,
+        ["'at' is a reserved word", "cannot name a variable"],
+    ),
 ]
 
 TYPES = [
-    ("unknown predicate", HEAD + "constraint c: forall x in Node: r(x)\n",
-     5, 33, 4, ["unknown predicate 'r'", "declared predicates: p, q"]),
-    ("unknown domain in a quantifier", HEAD + "constraint c: forall x in Nodes: p(x)\n",
-     5, 22, None, ["unknown domain 'Nodes'", "declared domains: Node, Cond"]),
-    ("unknown domain in a predicate", "domain Node\npredicted p(Nodes)\n",
-     2, 1, None, ["predicate 'p' uses unknown domain 'Nodes'", "declared domains: Node"]),
-    ("set domain over an unknown base", "domain Node\nset Cond = subsets(Edge, max 2)\n",
-     2, 1, None, ["built from 'Edge'", "not declared", "expected a plain domain"]),
-    ("too many arguments", HEAD + "constraint c: forall x, y in Node: p(x, y)\n",
-     5, 36, 7, ["'p' takes 1 argument(s) (Node), got 2"]),
-    ("too few arguments", HEAD + "constraint c: forall x in Node: q(x)\n",
-     5, 33, 4, ["'q' takes 2 argument(s) (Node, Cond), got 1"]),
-    ("set where an element is expected", HEAD + "constraint c: forall Z in Cond: p(Z)\n",
-     5, 35, 1, ["argument of 'p' must be an element of domain Node", "set domain Cond"]),
-    ("element where a set is expected", HEAD + "constraint c: forall x, y in Node: q(x, y)\n",
-     5, 41, 1, ["argument of 'q' must be an element of set domain Cond", "element of domain Node"]),
-    ("element added to an element", HEAD + "constraint c: forall x, y in Node: q(x, x + y)\n",
-     5, 41, 1, ["`+` needs a set on its left", "domain Node"]),
-    ("`in` with an element on the right", HEAD + "constraint c: forall x, y in Node where x in y: p(x)\n",
-     5, 46, 1, ["`in` needs a set on its right"]),
-    ("empty set as an element", HEAD + "constraint c: p({})\n",
-     5, 17, 2, ["`{}` is a set", "domain Node is expected"]),
-    ("unbound variable", HEAD + "constraint c: forall x in Node: q(x, Z)\n",
-     5, 38, 1, ["unbound variable 'Z'", "bind it with forall/exists/exactly"]),
-    ("unused quantified variable", HEAD + "constraint c: forall x, y in Node: p(x)\n",
-     5, 25, 1, ["variable 'y' is bound but never used", "remove it"]),
-    ("variable bound twice", HEAD + "constraint c: forall x in Node: exists x in Node: p(x)\n",
-     5, 40, 1, ["variable 'x' is bound twice (outer scope)"]),
-    ("constant outside a listed domain", 'domain Label = {dog, cat}\npredicted has(Label)\nconstraint c: has("cow")\n',
-     3, 19, 5, ["'cow' is not an element of domain 'Label'", "its elements: dog, cat"]),
+    (
+        "unknown predicate",
+        HEAD + "constraint c: forall x in Node: r(x)\n",
+        5,
+        33,
+        4,
+        ["unknown predicate 'r'", "declared predicates: p, q"],
+    ),
+    (
+        "unknown domain in a quantifier",
+        HEAD + "constraint c: forall x in Nodes: p(x)\n",
+        5,
+        22,
+        None,
+        ["unknown domain 'Nodes'", "declared domains: Node, Cond"],
+    ),
+    (
+        "unknown domain in a predicate",
+        "domain Node\npredicted p(Nodes)\n",
+        2,
+        1,
+        None,
+        ["predicate 'p' uses unknown domain 'Nodes'", "declared domains: Node"],
+    ),
+    (
+        "set domain over an unknown base",
+        "domain Node\nset Cond = subsets(Edge, max 2)\n",
+        2,
+        1,
+        None,
+        ["built from 'Edge'", "not declared", "expected a plain domain"],
+    ),
+    (
+        "too many arguments",
+        HEAD + "constraint c: forall x, y in Node: p(x, y)\n",
+        5,
+        36,
+        7,
+        ["'p' takes 1 argument(s) (Node), got 2"],
+    ),
+    (
+        "too few arguments",
+        HEAD + "constraint c: forall x in Node: q(x)\n",
+        5,
+        33,
+        4,
+        ["'q' takes 2 argument(s) (Node, Cond), got 1"],
+    ),
+    (
+        "set where an element is expected",
+        HEAD + "constraint c: forall Z in Cond: p(Z)\n",
+        5,
+        35,
+        1,
+        ["argument of 'p' must be an element of domain Node", "set domain Cond"],
+    ),
+    (
+        "element where a set is expected",
+        HEAD + "constraint c: forall x, y in Node: q(x, y)\n",
+        5,
+        41,
+        1,
+        ["argument of 'q' must be an element of set domain Cond", "element of domain Node"],
+    ),
+    (
+        "element added to an element",
+        HEAD + "constraint c: forall x, y in Node: q(x, x + y)\n",
+        5,
+        41,
+        1,
+        ["`+` needs a set on its left", "domain Node"],
+    ),
+    (
+        "`in` with an element on the right",
+        HEAD + "constraint c: forall x, y in Node where x in y: p(x)\n",
+        5,
+        46,
+        1,
+        ["`in` needs a set on its right"],
+    ),
+    ("empty set as an element", HEAD + "constraint c: p({})\n", 5, 17, 2, ["`{}` is a set", "domain Node is expected"]),
+    (
+        "unbound variable",
+        HEAD + "constraint c: forall x in Node: q(x, Z)\n",
+        5,
+        38,
+        1,
+        ["unbound variable 'Z'", "bind it with forall/exists/exactly"],
+    ),
+    (
+        "unused quantified variable",
+        HEAD + "constraint c: forall x, y in Node: p(x)\n",
+        5,
+        25,
+        1,
+        ["variable 'y' is bound but never used", "remove it"],
+    ),
+    (
+        "variable bound twice",
+        HEAD + "constraint c: forall x in Node: exists x in Node: p(x)\n",
+        5,
+        40,
+        1,
+        ["variable 'x' is bound twice (outer scope)"],
+    ),
+    (
+        "constant outside a listed domain",
+        'domain Label = {dog, cat}\npredicted has(Label)\nconstraint c: has("cow")\n',
+        3,
+        19,
+        5,
+        ["'cow' is not an element of domain 'Label'", "its elements: dog, cat"],
+    ),
     ("element listed twice", "domain Label = {dog, cat, dog}\n", 1, 1, None, ["element 'dog' is listed twice"]),
-    ("duplicate constraint name", HEAD + "constraint c: true\nconstraint c: false\n",
-     6, 1, None, ["constraint 'c' is declared twice", "first at", ":5:1"]),
+    (
+        "duplicate constraint name",
+        HEAD + "constraint c: true\nconstraint c: false\n",
+        6,
+        1,
+        None,
+        ["constraint 'c' is declared twice", "first at", ":5:1"],
+    ),
     ("duplicate predicate", HEAD + "observed p(Node)\n", 5, 1, None, ["predicate 'p' is declared twice", ":3:1"]),
     ("duplicate domain", HEAD + "domain Cond\n", 5, 1, None, ["domain 'Cond' is declared twice", ":2:1"]),
-    ("hidden predicate no constraint mentions", HEAD + "hidden h(Node)\nconstraint c: forall x in Node: p(x)\n",
-     5, 1, None, ["hidden predicate 'h' is declared but no constraint mentions it", "defined by the constraints"]),
-    ("hidden predicate in a where filter", HEAD + "hidden h(Node)\nconstraint c: forall x in Node where h(x): p(x)\n",
-     6, 38, 4, ["hidden predicate 'h' cannot be tested in a `where` filter", "declare a `relation`"]),
-    ("relation used as a formula", HEAD + "relation r(Node)\nconstraint c: forall x in Node: r(x) -> p(x)\n",
-     6, 33, 4, ["relation 'r' is known at compile time", "test it in a `where` filter"]),
-    ("relation over a set domain", HEAD + "relation r(Cond)\n", 5, 1, None, ["relation 'r' is over 'Cond'", "set domain"]),
-    ("relation and predicate of one name", HEAD + "relation p(Node)\n",
-     5, 1, None, ["'p' is declared twice, as a predicate and as a relation", ":3:1"]),
+    (
+        "hidden predicate no constraint mentions",
+        HEAD + "hidden h(Node)\nconstraint c: forall x in Node: p(x)\n",
+        5,
+        1,
+        None,
+        ["hidden predicate 'h' is declared but no constraint mentions it", "defined by the constraints"],
+    ),
+    (
+        "hidden predicate in a where filter",
+        HEAD + "hidden h(Node)\nconstraint c: forall x in Node where h(x): p(x)\n",
+        6,
+        38,
+        4,
+        ["hidden predicate 'h' cannot be tested in a `where` filter", "declare a `relation`"],
+    ),
+    (
+        "relation used as a formula",
+        HEAD + "relation r(Node)\nconstraint c: forall x in Node: r(x) -> p(x)\n",
+        6,
+        33,
+        4,
+        ["relation 'r' is known at compile time", "test it in a `where` filter"],
+    ),
+    (
+        "relation over a set domain",
+        HEAD + "relation r(Cond)\n",
+        5,
+        1,
+        None,
+        ["relation 'r' is over 'Cond'", "set domain"],
+    ),
+    (
+        "relation and predicate of one name",
+        HEAD + "relation p(Node)\n",
+        5,
+        1,
+        None,
+        ["'p' is declared twice, as a predicate and as a relation", ":3:1"],
+    ),
 ]
 
 
-@pytest.mark.parametrize("text, kind, line, column, width, fragments",
-                         [case[1:] for case in SYNTAX], ids=[case[0] for case in SYNTAX])
-def test_syntax_errors_point_at_the_token_and_say_what_was_expected(tmp_path, text, kind, line, column, width, fragments):
+@pytest.mark.parametrize(
+    "text, kind, line, column, width, fragments", [case[1:] for case in SYNTAX], ids=[case[0] for case in SYNTAX]
+)
+def test_syntax_errors_point_at_the_token_and_say_what_was_expected(
+    tmp_path, text, kind, line, column, width, fragments
+):
     error, path = parse_error(tmp_path, text)
     assert type(error) is kind
     assert_points_at(error, path, line, column, width)
@@ -158,8 +414,9 @@ def test_syntax_errors_point_at_the_token_and_say_what_was_expected(tmp_path, te
         assert fragment in str(error)
 
 
-@pytest.mark.parametrize("text, line, column, width, fragments",
-                         [case[1:] for case in TYPES], ids=[case[0] for case in TYPES])
+@pytest.mark.parametrize(
+    "text, line, column, width, fragments", [case[1:] for case in TYPES], ids=[case[0] for case in TYPES]
+)
 def test_type_errors_point_at_the_offending_name(tmp_path, text, line, column, width, fragments):
     error, path = parse_error(tmp_path, text)
     assert type(error) is ConstraintTypeError
@@ -249,8 +506,10 @@ def test_bad_domain_values_name_the_value(domains, fragment):
 
 
 def test_a_set_domain_or_a_listed_domain_cannot_be_given_a_size(tmp_path):
-    (tmp_path / "t.ns").write_text("domain Label = {a, b}\ndomain Node\nset Cond = subsets(Node)\n"
-                                   "predicted p(Label)\npredicted q(Cond)\nconstraint c: p(a) or q({})\n")
+    (tmp_path / "t.ns").write_text(
+        "domain Label = {a, b}\ndomain Node\nset Cond = subsets(Node)\n"
+        "predicted p(Label)\npredicted q(Cond)\nconstraint c: p(a) or q({})\n"
+    )
     with pytest.raises(GroundingError, match="'Cond' is a set domain .*give the size of 'Node' instead"):
         ns.compile(tmp_path / "t.ns", {"Node": 2, "Cond": 3}, cache=False)
     with pytest.raises(GroundingError, match="'Label' lists its elements in the file") as caught:
@@ -322,7 +581,10 @@ def test_timeout_budget_names_theory_domains_and_what_to_try():
 @pytest.mark.parametrize(
     "fields, fragment",
     [
-        ({"order": "random"}, "'order' (--order) must be one of auto, grouped, min-fill, min-degree, natural; got 'random'"),
+        (
+            {"order": "random"},
+            "'order' (--order) must be one of auto, grouped, min-fill, min-degree, natural; got 'random'",
+        ),
         ({"vtree": "left"}, "'vtree' (--vtree) must be one of"),
         ({"minimize": "always"}, "'minimize' (--minimize) must be one of none, final, dynamic"),
         ({"max_size": 0}, "'max_size' (--max-size) must be a whole number of at least 1; got 0"),
@@ -359,7 +621,9 @@ def rewrite_manifest(folder, **changes) -> None:
 def test_tampered_sdd_is_refused(artifact):
     sdd = artifact / "circuit.sdd"
     sdd.write_text(sdd.read_text() + "c an innocent-looking comment\n")
-    with pytest.raises(ArtifactError, match="circuit.sdd does not match the hash in .*manifest.json; the artifact was modified"):
+    with pytest.raises(
+        ArtifactError, match="circuit.sdd does not match the hash in .*manifest.json; the artifact was modified"
+    ):
         ns.load_circuit(artifact)
 
 
@@ -367,8 +631,13 @@ def test_forged_hash_over_a_broken_sdd_is_refused_before_pysdd_reads_it(artifact
     """PySDD ends the whole process on a malformed file, so the loader must catch it first."""
     for broken in ("garbage\n", "sdd 2\nT 0\n", "sdd 1\nD 0 1 1 5 6\n", "sdd 1\nL 0 0 99\n"):
         (artifact / "circuit.sdd").write_text(broken)
-        rewrite_manifest(artifact, files={"circuit.sdd": hashlib.sha256(broken.encode()).hexdigest(),
-                                          "circuit.vtree": hashlib.sha256((artifact / "circuit.vtree").read_bytes()).hexdigest()})
+        rewrite_manifest(
+            artifact,
+            files={
+                "circuit.sdd": hashlib.sha256(broken.encode()).hexdigest(),
+                "circuit.vtree": hashlib.sha256((artifact / "circuit.vtree").read_bytes()).hexdigest(),
+            },
+        )
         with pytest.raises(ArtifactError, match="circuit.sdd: "):
             ns.load_circuit(artifact)
 
@@ -444,9 +713,15 @@ def cli(*args: str):
         (lambda tmp, bad: ["compile", bad, "-d", "Node=3"], "reserved word"),
         (lambda tmp, bad: ["compile", TRANSITIVITY], "domain 'Node' needs a size"),
         (lambda tmp, bad: ["compile", TRANSITIVITY, "-d", "Node=x,,y"], "an element name is empty"),
-        (lambda tmp, bad: ["compile", TRANSITIVITY, "-d", "Node=3", "--order", "best"], "'order' (--order) must be one of"),
+        (
+            lambda tmp, bad: ["compile", TRANSITIVITY, "-d", "Node=3", "--order", "best"],
+            "'order' (--order) must be one of",
+        ),
         (lambda tmp, bad: ["compile", TRANSITIVITY, "-d", "Node=5", "--max-size", "10"], "--max-size 10"),
-        (lambda tmp, bad: ["compile", TRANSITIVITY, "-d", "Node=3", "-o", TRANSITIVITY / "out"], "cannot write the artifact"),
+        (
+            lambda tmp, bad: ["compile", TRANSITIVITY, "-d", "Node=3", "-o", TRANSITIVITY / "out"],
+            "cannot write the artifact",
+        ),
         (lambda tmp, bad: ["inspect", tmp], "manifest.json is missing"),
         (lambda tmp, bad: ["inspect", tmp / "nowhere"], "does not exist"),
     ],
@@ -474,8 +749,12 @@ def test_python_m_neurosym_exits_1_with_a_message(tmp_path):
     """The real entry point, as a user runs it: stderr holds the message and no traceback."""
     bad = tmp_path / "bad.ns"
     bad.write_text("domain Node\npredicted p(Node)\nconstraint c: forall x in Node: p(x) &\n")
-    done = subprocess.run([sys.executable, "-m", "neurosym", "compile", str(bad), "-d", "Node=3"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "neurosym", "compile", str(bad), "-d", "Node=3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert done.stderr.startswith(f"error: {bad}:3:38: unexpected character '&'")
     assert "^" in done.stderr and "Traceback" not in done.stderr

@@ -1,4 +1,5 @@
 """The two-row Yes/No head agrees with the full-vocabulary logits, also through LoRA, and trains."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,7 +27,9 @@ QUESTIONS = ["Does A cause B?", "Are A and Dd9 d-separated given {B, C}?", "Does
 def _full_vocab_answer_logits(model, batch, ids):
     """The reference: the whole model's logits at the last position, the two answer columns."""
     position_ids = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], position_ids=position_ids).logits
+    logits = model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], position_ids=position_ids
+    ).logits
     return logits[:, -1, list(ids)]
 
 
@@ -54,7 +57,10 @@ def test_answer_words_split_into_several_tokens_are_an_error():
     backend = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(["<pad>", *alphabet])}, merges=[]))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     spelled = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", name_or_path="bytes-only")
-    with pytest.raises(DataError, match="'bytes-only' does not write Yes and No as two distinct single tokens.*'Yes' → \\['Y', 'e', 's'\\]"):
+    with pytest.raises(
+        DataError,
+        match="'bytes-only' does not write Yes and No as two distinct single tokens.*'Yes' → \\['Y', 'e', 's'\\]",
+    ):
         answer_tokens(spelled, PromptTemplate(style="plain"))
 
 
@@ -80,13 +86,17 @@ def test_p_yes_is_the_two_way_softmax_and_does_not_depend_on_padding(tiny):
     with torch.no_grad():
         probs = p_yes(model, batch["input_ids"], batch["attention_mask"], answer_ids=ids)
         logits = answer_logits(model, batch["input_ids"], batch["attention_mask"], answer_ids=ids)
-        alone = [p_yes(model, **encode_prompts(tokenizer, [p], [q]), answer_ids=ids) for p, q in zip(PREMISES, QUESTIONS)]
+        alone = [
+            p_yes(model, **encode_prompts(tokenizer, [p], [q]), answer_ids=ids) for p, q in zip(PREMISES, QUESTIONS)
+        ]
     assert torch.allclose(probs, logits.softmax(-1)[:, 0], atol=1e-7)
     assert torch.allclose(probs, torch.cat(alone), atol=1e-5)
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="no CUDA device"))])
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))],
+)
 @pytest.mark.parametrize("width", [64, 65, 97, 129])
 def test_left_padded_rows_answer_as_they_do_alone(device, width):
     # On an H200 (torch 2.11, transformers 5.17) sdpa gave every padded row of a batch 65, 97, 129 or
@@ -98,18 +108,29 @@ def test_left_padded_rows_answer_as_they_do_alone(device, width):
     input_ids = torch.zeros(len(rows), width, dtype=torch.long)
     attention_mask = torch.zeros(len(rows), width, dtype=torch.long)
     for i, row in enumerate(rows):
-        input_ids[i, width - len(row):], attention_mask[i, width - len(row):] = row, 1
+        input_ids[i, width - len(row) :], attention_mask[i, width - len(row) :] = row, 1
     with torch.no_grad():
         batch = p_yes(model, input_ids.to(device), attention_mask.to(device), answer_ids=(1, 2)).cpu()
-        alone = torch.cat([p_yes(model, row[None].to(device), torch.ones(1, len(row), dtype=torch.long, device=device),
-                                 answer_ids=(1, 2)).cpu() for row in rows])
+        alone = torch.cat(
+            [
+                p_yes(
+                    model,
+                    row[None].to(device),
+                    torch.ones(1, len(row), dtype=torch.long, device=device),
+                    answer_ids=(1, 2),
+                ).cpu()
+                for row in rows
+            ]
+        )
     assert len(set(batch.tolist())) == len(rows)
     assert torch.allclose(batch, alone, atol=1e-4)
 
 
 def test_right_padded_batches_are_rejected(tiny):
     model, tokenizer = tiny
-    batch = tokenizer(["A causes B.", "A causes B. B causes C."], padding=True, padding_side="right", return_tensors="pt")
+    batch = tokenizer(
+        ["A causes B.", "A causes B. B causes C."], padding=True, padding_side="right", return_tensors="pt"
+    )
     with pytest.raises(DataError, match="padded on the left"):
         answer_logits(model, batch["input_ids"], batch["attention_mask"], answer_ids=(1, 2))
 

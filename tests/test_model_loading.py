@@ -3,6 +3,7 @@
 The GGUF tests write a tiny but real Gemma 3 GGUF (Q8_0 embeddings, SentencePiece-style vocabulary)
 with the ``gguf`` writer, so the conversion path that the 270M model takes runs in a second.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,12 +27,22 @@ gguf = pytest.importorskip("gguf")
 
 # llama.cpp's names for Gemma 3 tensors (applied as substring replacements on the HF names).
 _GGUF_NAMES = {
-    "model.embed_tokens": "token_embd", "model.norm": "output_norm", "model.layers.": "blk.",
-    "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
-    "self_attn.o_proj": "attn_output", "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm",
-    "input_layernorm": "attn_norm", "post_attention_layernorm": "post_attention_norm",
-    "pre_feedforward_layernorm": "ffn_norm", "post_feedforward_layernorm": "post_ffw_norm",
-    "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down",
+    "model.embed_tokens": "token_embd",
+    "model.norm": "output_norm",
+    "model.layers.": "blk.",
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output",
+    "self_attn.q_norm": "attn_q_norm",
+    "self_attn.k_norm": "attn_k_norm",
+    "input_layernorm": "attn_norm",
+    "post_attention_layernorm": "post_attention_norm",
+    "pre_feedforward_layernorm": "ffn_norm",
+    "post_feedforward_layernorm": "post_ffw_norm",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
 }
 
 
@@ -42,7 +53,18 @@ def _sentencepiece_vocab() -> tuple[list[str], list[int]]:
     tokens += [f"<0x{b:02X}>" for b in range(256)]
     types += [6] * 256  # byte
     pieces: list[str] = []
-    for word in [*string.ascii_letters, *string.digits, *".?:'\n▁", "user", "model", "Yes", "No", "▁Yes", "▁No", "▁causes"]:
+    for word in [
+        *string.ascii_letters,
+        *string.digits,
+        *".?:'\n▁",
+        "user",
+        "model",
+        "Yes",
+        "No",
+        "▁Yes",
+        "▁No",
+        "▁causes",
+    ]:
         pieces += [word[:end] for end in range(1, len(word) + 1) if word[:end] not in pieces]
     return tokens + pieces, types + [1] * len(pieces)
 

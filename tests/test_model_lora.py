@@ -1,4 +1,5 @@
 """Which weights train: LoRA adapters or the full model, with the embeddings frozen or not."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Shared-prefix packing answers every question exactly as its own prompt would, gradients included."""
+
 from __future__ import annotations
 
 import itertools
@@ -23,8 +24,16 @@ from neurosym.resources import cache_dir
 
 CHAIN = " ".join(f"N{i} causes N{i + 1}." for i in range(30))  # longer than the tiny model's 128-token window
 PREMISES = [CHAIN] * 5 + ["A causes B."] + [CHAIN[:60].rsplit(" ", 1)[0]] * 2
-QUESTIONS = ["Does N0 cause N30?", "Are N2 and N29 d-separated given {N7, N12}?", "Does N30 cause N0?",
-             "Does N5 cause N6?", "Are N1 and N3 d-separated?", "Does A cause B?", "Does N1 cause N3?", "Does N3 cause N1?"]
+QUESTIONS = [
+    "Does N0 cause N30?",
+    "Are N2 and N29 d-separated given {N7, N12}?",
+    "Does N30 cause N0?",
+    "Does N5 cause N6?",
+    "Are N1 and N3 d-separated?",
+    "Does A cause B?",
+    "Does N1 cause N3?",
+    "Does N3 cause N1?",
+]
 ATTENTIONS = ("eager", "sdpa")
 
 
@@ -37,8 +46,10 @@ def _many_questions(questions, per_premise: int) -> tuple[list[str], list[str]]:
     """Up to ``per_premise`` questions about each question's premise: its own, then others over its nodes."""
     premises, asked = [], []
     for q in questions:
-        extra = [render_question(q.task, (x, y) if q.task == "transitivity" else (x, y, frozenset()))
-                 for x, y in itertools.permutations(sorted(q.graph.nodes), 2)]
+        extra = [
+            render_question(q.task, (x, y) if q.task == "transitivity" else (x, y, frozenset()))
+            for x, y in itertools.permutations(sorted(q.graph.nodes), 2)
+        ]
         texts = list(dict.fromkeys([q.question, *extra]))[:per_premise]
         premises += [q.premise] * len(texts)
         asked += texts
@@ -74,8 +85,9 @@ def test_a_straddling_token_makes_the_prompt_its_own_pack(tiny_head):
     for (ids, tail), question in zip(split, questions):
         assert list(ids + tail) == head.tokenizer("A cause" + question + glued.plain_suffix)["input_ids"]
     assert any(not tail for _, tail in split)  # at least one straddles
-    assert torch.allclose(head.p_yes(head.pack(premises, questions)), _separate_p_yes(head, premises, questions),
-                          atol=1e-5, rtol=0)
+    assert torch.allclose(
+        head.p_yes(head.pack(premises, questions)), _separate_p_yes(head, premises, questions), atol=1e-5, rtol=0
+    )
 
 
 def test_predict_packs_within_a_token_budget_and_keeps_the_question_order(tiny_head):
@@ -114,8 +126,10 @@ def test_a_padded_batch_of_packs_of_different_lengths_answers_each_alone(tiny_he
     assert torch.allclose(together[order], alone, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="no CUDA device"))])
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))],
+)
 @pytest.mark.parametrize("width", [64, 65, 97, 129])
 def test_sdpa_packs_padded_to_the_widths_of_the_gpu_fault_answer_as_they_do_alone(device, width):
     # The widths at which an H200's sdpa gave left-padded rows one shared answer (docs/evaluation.md).
@@ -125,15 +139,28 @@ def test_sdpa_packs_padded_to_the_widths_of_the_gpu_fault_answer_as_they_do_alon
     def ids(n):
         return tuple(torch.randint(7, model.config.vocab_size, (n,), generator=generator).tolist())
 
-    packs = [Pack(ids(width - 9), (ids(4), ids(5)), (0, 1)), Pack(ids(width // 2), (ids(3),), (2,)),
-             Pack(ids(2), (ids(1), ids(3), ids(2)), (3, 4, 5))]
+    packs = [
+        Pack(ids(width - 9), (ids(4), ids(5)), (0, 1)),
+        Pack(ids(width // 2), (ids(3),), (2,)),
+        Pack(ids(2), (ids(1), ids(3), ids(2)), (3, 4, 5)),
+    ]
     with torch.no_grad():
         together = packed_answer_logits(model, collate(packs, 0).to(device), answer_ids=(1, 2)).cpu()
-        alone = torch.cat([packed_answer_logits(model, collate([p], 0).to(device), answer_ids=(1, 2)).cpu()
-                           for p in packs])
-        separate = torch.cat([answer_logits(model, torch.tensor([p.head + tail], device=device),
-                                            torch.ones(1, len(p.head) + len(tail), dtype=torch.long, device=device),
-                                            answer_ids=(1, 2)).cpu() for p in packs for tail in p.tails])
+        alone = torch.cat(
+            [packed_answer_logits(model, collate([p], 0).to(device), answer_ids=(1, 2)).cpu() for p in packs]
+        )
+        separate = torch.cat(
+            [
+                answer_logits(
+                    model,
+                    torch.tensor([p.head + tail], device=device),
+                    torch.ones(1, len(p.head) + len(tail), dtype=torch.long, device=device),
+                    answer_ids=(1, 2),
+                ).cpu()
+                for p in packs
+                for tail in p.tails
+            ]
+        )
     assert collate(packs, 0).input_ids.shape[1] == width
     assert len(set(together[:, 0].tolist())) == 6
     assert torch.allclose(together, alone, atol=1e-4) and torch.allclose(together, separate, atol=1e-4)
@@ -180,5 +207,6 @@ def test_gemma3_270m_packed_p_yes_equals_separate_prompts(attention):
     for (h, t), ids, mask in zip(split, full["input_ids"], full["attention_mask"]):
         assert t and list(h + t) == ids[mask.bool()].tolist()  # a clean split: today's tokens, packed
     with torch.no_grad():
-        assert torch.allclose(head.p_yes(head.pack(premises, questions)), _separate_p_yes(head, premises, questions),
-                              atol=1e-4, rtol=0)
+        assert torch.allclose(
+            head.p_yes(head.pack(premises, questions)), _separate_p_yes(head, premises, questions), atol=1e-4, rtol=0
+        )

@@ -1,4 +1,5 @@
 """Prompt rendering (Gemma chat format by default, plain text as an option) and left-padded batches."""
+
 from __future__ import annotations
 
 import pytest
@@ -79,9 +80,9 @@ def test_batch_is_left_padded_so_every_prompt_ends_in_the_last_column():
     assert (ids[0][mask[0] == 0] == TOKENIZER.pad_token_id).all()
     model_turn = TOKENIZER("<start_of_turn>model\n", add_special_tokens=False)["input_ids"]
     for row in ids:
-        assert row[-len(model_turn):].tolist() == model_turn
+        assert row[-len(model_turn) :].tolist() == model_turn
     alone = encode_prompts(TOKENIZER, PREMISES[:1], QUESTIONS[:1])["input_ids"][0]
-    assert ids[0][-len(alone):].tolist() == alone.tolist()
+    assert ids[0][-len(alone) :].tolist() == alone.tolist()
 
 
 def test_too_long_prompt_is_an_error_not_a_truncation():

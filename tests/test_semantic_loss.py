@@ -1,4 +1,5 @@
 """SemanticLoss: the module API, its input checks, evidence as logits ±inf, impossible rows."""
+
 from __future__ import annotations
 
 import math
@@ -22,7 +23,9 @@ def one_of_four():
 
 def exactly_one_probability(p: torch.Tensor) -> torch.Tensor:
     """Σᵢ pᵢ Πⱼ≠ᵢ (1 − pⱼ), the closed form the loss must match."""
-    return sum(p[..., i] * torch.prod(torch.cat([1 - p[..., :i], 1 - p[..., i + 1:]], -1), -1) for i in range(p.shape[-1]))
+    return sum(
+        p[..., i] * torch.prod(torch.cat([1 - p[..., :i], 1 - p[..., i + 1 :]], -1), -1) for i in range(p.shape[-1])
+    )
 
 
 @pytest.mark.parametrize("n", [2, 10, 100])
@@ -97,7 +100,9 @@ def test_mask_quantifies_variables_existentially(one_of_four):
     for masked_values in ([0.9, 0.4], [0.0, 1.0]):
         p = torch.tensor([0.7, 0.2, *masked_values], dtype=torch.float64, requires_grad=True)
         loss = ns.SemanticLoss(one_of_four)(p, mask=mask)
-        torch.testing.assert_close(loss, -torch.log1p(torch.tensor(-0.7 * 0.2, dtype=torch.float64)), rtol=1e-12, atol=0)
+        torch.testing.assert_close(
+            loss, -torch.log1p(torch.tensor(-0.7 * 0.2, dtype=torch.float64)), rtol=1e-12, atol=0
+        )
         loss.backward()
         assert (p.grad[2:] == 0).all() and (p.grad[:2] > 0).all()
 

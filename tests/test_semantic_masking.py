@@ -1,5 +1,6 @@
 """What a mask means in the semantic loss: atoms not asked are quantified existentially, so the true
 answers of a premise, given confidently, cost nothing on any subset the causal sampler draws."""
+
 from __future__ import annotations
 
 import math
@@ -16,12 +17,17 @@ from neurosym.resources import constraint_path
 CONFIDENT = 30.0  # |logit|: P(wrong answer) ≈ 1e-13
 # Premises smaller than every template (2 and 3 nodes), so some template elements stay unmapped.
 SMALL_PREMISES = {
-    "transitivity": [("A causes B.", "Does A cause B?"), ("A causes B.", "Does B cause A?"),
-                     ("A causes B. C causes B.", "Does A cause C?")],
-    "dseparation": [("A causes B.", "Are A and B d-separated?"),
-                    ("A causes B. C causes B.", "Are A and C d-separated?"),
-                    ("A causes B. C causes B.", "Are A and C d-separated given {B}?"),
-                    ("A causes B. B causes C.", "Are A and C d-separated given {B}?")],
+    "transitivity": [
+        ("A causes B.", "Does A cause B?"),
+        ("A causes B.", "Does B cause A?"),
+        ("A causes B. C causes B.", "Does A cause C?"),
+    ],
+    "dseparation": [
+        ("A causes B.", "Are A and B d-separated?"),
+        ("A causes B. C causes B.", "Are A and C d-separated?"),
+        ("A causes B. C causes B.", "Are A and C d-separated given {B}?"),
+        ("A causes B. B causes C.", "Are A and C d-separated given {B}?"),
+    ],
 }
 
 
@@ -33,12 +39,14 @@ def questions(task: str, count: int) -> list[Question]:
 
 def confident_truth(circuit, sample) -> tuple[torch.Tensor, torch.Tensor]:
     """The circuit's logits (evidence ±inf, asked atoms ±CONFIDENT at their true answer) and mask."""
-    return sample.logits(torch.tensor([CONFIDENT if q.label == "Yes" else -CONFIDENT for q in sample.queries],
-                                      dtype=torch.float64)), sample.mask()
+    return sample.logits(
+        torch.tensor([CONFIDENT if q.label == "Yes" else -CONFIDENT for q in sample.queries], dtype=torch.float64)
+    ), sample.mask()
 
 
-@pytest.mark.parametrize("task, k", [("transitivity", 3), ("transitivity", 4), ("transitivity", 5),
-                                     ("dseparation", 3), ("dseparation", 4)])
+@pytest.mark.parametrize(
+    "task, k", [("transitivity", 3), ("transitivity", 4), ("transitivity", 5), ("dseparation", 3), ("dseparation", 4)]
+)
 def test_confident_true_answers_cost_nothing_on_every_subset(task, k):
     circuit = ns.compile(constraint_path(f"causal/{task}.ns"), {"Node": k}, cache=False)
     sampler, loss = SubsetSampler.for_circuit(circuit), ns.SemanticLoss(circuit, on_impossible="raise")
@@ -79,14 +87,21 @@ def test_the_loss_is_the_sum_over_asked_answers_that_extend_to_a_model():
 
 def extendable_probability(circuit, sample, p_asked: torch.Tensor) -> torch.Tensor:
     """Σ over 0/1 answers of the asked atoms that extend, with the evidence, to a model."""
-    free = [i for i in range(len(circuit.variables)) if i not in sample.evidence
-            and i not in {q.index for q in sample.queries}]
+    free = [
+        i
+        for i in range(len(circuit.variables))
+        if i not in sample.evidence and i not in {q.index for q in sample.queries}
+    ]
     total = p_asked.new_zeros(())
     for answers in range(2 ** len(sample.queries)):
         bits = [(answers >> j) & 1 for j in range(len(sample.queries))]
         known = dict(sample.evidence) | {q.index: b for q, b in zip(sample.queries, bits)}
-        if any(circuit.satisfied_by([known.get(i, (rest >> free.index(i)) & 1 if i in free else 0)
-                                     for i in range(len(circuit.variables))]) for rest in range(2 ** len(free))):
+        if any(
+            circuit.satisfied_by(
+                [known.get(i, (rest >> free.index(i)) & 1 if i in free else 0) for i in range(len(circuit.variables))]
+            )
+            for rest in range(2 ** len(free))
+        ):
             weight = torch.stack([p if b else 1 - p for p, b in zip(p_asked, bits)]).prod()
             total = total + weight
     return total

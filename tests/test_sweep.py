@@ -1,4 +1,5 @@
 """The experiments' sweep engine on the tiny model: train + evaluate, resume, failures, deadlines."""
+
 from __future__ import annotations
 
 import json
@@ -27,12 +28,16 @@ def evaluation(tmp_path_factory):
 
 
 def test_a_sweep_trains_evaluates_and_is_resumed_without_redoing_a_run(tmp_path, evaluation):
-    runs = [SweepRun("tuned", EXPERIMENTS / "paper.yaml", SMOKE),
-            SweepRun("untuned", EXPERIMENTS / "paper.yaml", SMOKE, train=False)]
+    runs = [
+        SweepRun("tuned", EXPERIMENTS / "paper.yaml", SMOKE),
+        SweepRun("untuned", EXPERIMENTS / "paper.yaml", SMOKE, train=False),
+    ]
     first = run_sweep(runs, tmp_path, evaluation)
     assert [o.status for o in first] == ["done", "done"]
     tuned = json.loads(RunFolder(tmp_path / "tuned").eval_result.read_text())
-    assert tuned["run"] == str(tmp_path / "tuned") and tuned["files"] == [str(f) for f in evaluation.files["transitivity"]]
+    assert tuned["run"] == str(tmp_path / "tuned") and tuned["files"] == [
+        str(f) for f in evaluation.files["transitivity"]
+    ]
     assert (tmp_path / "tuned" / "final" / "neurosym.json").is_file()
     assert not (tmp_path / "untuned" / "final").exists()  # evaluated as it is, never trained
     assert json.loads(RunFolder(tmp_path / "untuned").eval_result.read_text())["model"] == "tiny"
@@ -42,13 +47,19 @@ def test_a_sweep_trains_evaluates_and_is_resumed_without_redoing_a_run(tmp_path,
     assert RunFolder(tmp_path / "tuned").eval_result.stat().st_mtime_ns == stamp
     assert again[0].summary == first[0].summary
     logged = [json.loads(line) for line in (tmp_path / "sweep.log").read_text().splitlines()]
-    assert [(r["run"], r["status"]) for r in logged] == [("tuned", "done"), ("untuned", "done"),
-                                                         ("tuned", "skipped"), ("untuned", "skipped")]
+    assert [(r["run"], r["status"]) for r in logged] == [
+        ("tuned", "done"),
+        ("untuned", "done"),
+        ("tuned", "skipped"),
+        ("untuned", "skipped"),
+    ]
 
 
 def test_a_failing_run_is_kept_with_its_traceback_and_the_sweep_goes_on(tmp_path, evaluation):
-    runs = [SweepRun("broken", EXPERIMENTS / "paper.yaml", (*SMOKE, "optim.lr=-1")),
-            SweepRun("late", EXPERIMENTS / "paper.yaml", SMOKE)]
+    runs = [
+        SweepRun("broken", EXPERIMENTS / "paper.yaml", (*SMOKE, "optim.lr=-1")),
+        SweepRun("late", EXPERIMENTS / "paper.yaml", SMOKE),
+    ]
     outcomes = run_sweep(runs, tmp_path, evaluation, deadline=time.time() + 3600)
     assert outcomes[0].status == "failed" and "optim.lr" in (tmp_path / "broken" / FAILURE).read_text()
     assert outcomes[1].status == "done"
@@ -60,7 +71,9 @@ def test_a_failing_run_is_kept_with_its_traceback_and_the_sweep_goes_on(tmp_path
     history = [r for r in map(json.loads, (tmp_path / "sweep.log").read_text().splitlines()) if r["run"] == "broken"]
     assert [r["status"] for r in history] == ["failed", "done"]
     assert "optim.lr" in history[0]["error"]  # why it failed first, kept after the rerun cleared failed.txt
-    late = run_sweep([SweepRun("later", EXPERIMENTS / "paper.yaml", SMOKE)], tmp_path, evaluation, deadline=time.time() - 1)
+    late = run_sweep(
+        [SweepRun("later", EXPERIMENTS / "paper.yaml", SMOKE)], tmp_path, evaluation, deadline=time.time() - 1
+    )
     assert late[0].status == "late" and not (tmp_path / "later").exists()
     with pytest.raises(ValueError, match="unique"):
         run_sweep([runs[1], runs[1]], tmp_path, evaluation)
@@ -83,16 +96,33 @@ def test_the_experiment_scripts_build_their_grids_from_the_presets(tmp_path):
     grid = semantic.runs(sizes["gpu"])
     # per task and seed: 2 settings × 4 schedules, then k = 4 (and 5 on transitivity)
     assert len({r.name for r in grid}) == len(grid) == sizes["gpu"].seeds * (2 * (2 * 4 + 1) + 1)
-    assert {"strong-transitivity-adaptive-k3-seed0", "strong-dseparation-constant-k3-seed2",
-            "paper-dseparation-guarded-k3-seed1"} <= {r.name for r in grid}
+    assert {
+        "strong-transitivity-adaptive-k3-seed0",
+        "strong-dseparation-constant-k3-seed2",
+        "paper-dseparation-guarded-k3-seed1",
+    } <= {r.name for r in grid}
     assert not any("dseparation" in r.name and "k5" in r.name for r in grid)
     names = [r.name for r in collapse.runs(sizes["cpu"])]
     assert names[:2] == ["untuned-transitivity", "untuned-dseparation"]
     assert all("semantic.enabled=false" in r.overrides for r in collapse.runs(sizes["cpu"])[2:])
-    outcomes = sweep_main(collapse.__doc__, collapse.runs, sizes,
-                          ["--size", "smoke", "--out", str(tmp_path / "out"), "--data", str(tmp_path / "data"),
-                           "--only", "paper-transitivity-lambda0-seed0", "untuned-transitivity",
-                           "--set", "eval.select=best"])
+    outcomes = sweep_main(
+        collapse.__doc__,
+        collapse.runs,
+        sizes,
+        [
+            "--size",
+            "smoke",
+            "--out",
+            str(tmp_path / "out"),
+            "--data",
+            str(tmp_path / "data"),
+            "--only",
+            "paper-transitivity-lambda0-seed0",
+            "untuned-transitivity",
+            "--set",
+            "eval.select=best",
+        ],
+    )
     assert [o.status for o in outcomes] == ["done", "done"]
     trained = tmp_path / "out" / "paper-transitivity-lambda0-seed0"
     assert load_config(trained / "config.yaml").eval.select == "best"
@@ -104,9 +134,21 @@ def test_the_experiment_scripts_build_their_grids_from_the_presets(tmp_path):
 def test_a_bad_set_stops_the_sweep_before_any_run_naming_the_key(tmp_path, capsys):
     collapse, _ = experiment_scripts()
     with pytest.raises(SystemExit) as stopped:
-        sweep_main(collapse.__doc__, collapse.runs, load_sizes(EXPERIMENTS / "sizes.yaml"),
-                   ["--size", "smoke", "--out", str(tmp_path / "out"), "--data", str(tmp_path / "data"),
-                    "--set", "eval.selekt=best"])
+        sweep_main(
+            collapse.__doc__,
+            collapse.runs,
+            load_sizes(EXPERIMENTS / "sizes.yaml"),
+            [
+                "--size",
+                "smoke",
+                "--out",
+                str(tmp_path / "out"),
+                "--data",
+                str(tmp_path / "data"),
+                "--set",
+                "eval.selekt=best",
+            ],
+        )
     assert stopped.value.code == 2 and "eval.selekt: unknown key" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 

@@ -1,4 +1,5 @@
 """TensorCircuit: log_prob and mpe against brute-force enumeration and PySDD's own WMC."""
+
 from __future__ import annotations
 
 import itertools
@@ -50,7 +51,7 @@ def models_of_cnf(clauses, num_vars: int) -> torch.Tensor:
     table = all_assignments(num_vars)
     ok = np.ones(len(table), dtype=bool)
     for clause in clauses:
-        ok &= np.any([table[:, abs(l) - 1] == (l > 0) for l in clause], axis=0)
+        ok &= np.any([table[:, abs(literal) - 1] == (literal > 0) for literal in clause], axis=0)
     return torch.from_numpy(table[ok])
 
 
@@ -134,7 +135,9 @@ def test_log_prob_equals_enumeration_on_shipped_theories(path, domains):
     models = models_of_theory(circuit)
     probs, mask = random_beliefs(64, len(circuit.variables), seed=1)
     torch.testing.assert_close(circuit.log_prob(probs), brute_log_prob(models, probs), rtol=0, atol=1e-9)
-    torch.testing.assert_close(circuit.log_prob(probs, mask=mask), brute_log_prob(models, probs, mask), rtol=0, atol=1e-9)
+    torch.testing.assert_close(
+        circuit.log_prob(probs, mask=mask), brute_log_prob(models, probs, mask), rtol=0, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("path, domains", SMALL)
@@ -160,7 +163,7 @@ def test_exactly_one_closed_form():
     for n in (1, 3, 10):
         circuit = ns.compile(EXACTLY_ONE, {"Class": n}, cache=False)
         p = torch.rand(5, n, dtype=torch.float64, generator=torch.Generator().manual_seed(n))
-        expected = sum(p[:, i] * torch.prod(torch.cat([1 - p[:, :i], 1 - p[:, i + 1:]], 1), 1) for i in range(n))
+        expected = sum(p[:, i] * torch.prod(torch.cat([1 - p[:, :i], 1 - p[:, i + 1 :]], 1), 1) for i in range(n))
         torch.testing.assert_close(circuit.log_prob(p).exp(), expected, rtol=1e-12, atol=0)
 
 
@@ -169,10 +172,14 @@ clause = st.lists(st.integers(1, 6).flatmap(lambda v: st.sampled_from([v, -v])),
 
 
 @settings(max_examples=40, deadline=None)
-@given(clauses=st.lists(clause, max_size=8), extra=st.integers(0, 2),
-       vtree=st.sampled_from(["balanced", "right", "left", "vertical"]), seed=st.integers(0, 2**16))
+@given(
+    clauses=st.lists(clause, max_size=8),
+    extra=st.integers(0, 2),
+    vtree=st.sampled_from(["balanced", "right", "left", "vertical"]),
+    seed=st.integers(0, 2**16),
+)
 def test_random_cnf_against_enumeration(clauses, extra, vtree, seed):
-    used = max((abs(l) for c in clauses for l in c), default=1)
+    used = max((abs(literal) for clause in clauses for literal in clause), default=1)
     manager = SddManager.from_vtree(Vtree(var_count=used, vtree_type=vtree))
     root = manager.true()
     for c in clauses:
@@ -182,7 +189,9 @@ def test_random_cnf_against_enumeration(clauses, extra, vtree, seed):
     models = models_of_cnf(clauses, num_vars)
     probs, mask = random_beliefs(16, num_vars, seed)
     torch.testing.assert_close(tensor.log_prob(probs), brute_log_prob(models, probs), rtol=0, atol=1e-9)
-    torch.testing.assert_close(tensor.log_prob(probs, mask=mask), brute_log_prob(models, probs, mask), rtol=0, atol=1e-9)
+    torch.testing.assert_close(
+        tensor.log_prob(probs, mask=mask), brute_log_prob(models, probs, mask), rtol=0, atol=1e-9
+    )
     check_mpe(tensor, models, probs, mask)
 
 
@@ -239,8 +248,9 @@ def test_batches_split_into_chunks_give_the_same_values_and_gradients():
     chunked.chunk_rows = 3
     probs, mask = random_beliefs(10, 12, seed=7)
     logits = torch.logit(probs.clamp(0.01, 0.99))
-    torch.testing.assert_close(value_and_gradient(whole, logits, mask), value_and_gradient(chunked, logits, mask),
-                               rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        value_and_gradient(whole, logits, mask), value_and_gradient(chunked, logits, mask), rtol=1e-12, atol=1e-12
+    )
     for a, b in zip(whole.mpe(probs, mask=mask), chunked.mpe(probs, mask=mask)):
         assert torch.equal(a, b)
 
@@ -303,8 +313,9 @@ def test_paths_through_nodes_counts_root_to_leaf_paths_by_their_nodes():
     for group in layers.groups():
         for k in range(group.nodes):
             span = range(group.offset + k * group.width, group.offset + (k + 1) * group.width)
-            children[group.first + k] = [c for e in span if int(layers.prime[e]) for c in
-                                         (int(layers.prime[e]), int(layers.sub[e]))]
+            children[group.first + k] = [
+                c for e in span if int(layers.prime[e]) for c in (int(layers.prime[e]), int(layers.sub[e]))
+            ]
 
     def nodes_on_paths(node: int) -> tuple[int, int]:  # (paths below, Σ over them of their length + 1)
         if node not in children:
@@ -322,8 +333,10 @@ def test_products_are_the_distinct_elements_layered_below_their_nodes():
     circuit = ns.compile(TRANSITIVITY, {"Node": 4}, cache=False).tensor_circuit()
     layers, layout = circuit.layers, circuit.product_layout
     real = layers.prime != 0
-    elements = {(int(p), int(s), int(n)) for p, s, n in
-                zip(layers.prime[real], layers.sub[real], layers.node_of_element()[real])}
+    elements = {
+        (int(p), int(s), int(n))
+        for p, s, n in zip(layers.prime[real], layers.sub[real], layers.node_of_element()[real])
+    }
     pairs = [tuple(pair) for pair in layout.pairs.view(-1, 2).tolist()]
     assert len(pairs) == len(set(pairs)) == len({(p, s) for p, s, _ in elements}) < len(elements)
 
@@ -335,7 +348,7 @@ def test_products_are_the_distinct_elements_layered_below_their_nodes():
 
     def bag(name: str, row: int) -> list[int]:
         items, offsets = layout.bags(name, slice(row, row + 1))
-        return items[int(offsets[0]): int(offsets[1])].tolist()
+        return items[int(offsets[0]) : int(offsets[1])].tolist()
 
     summed = {(*pairs[u], n) for n in node_layer for u in bag("node_products", n)}
     assert summed == elements

@@ -1,4 +1,5 @@
 """The training config: YAML + --set overrides, validated; errors name the key, through the CLI too."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,15 +17,18 @@ def _train_cli(*args: str):
     return runner.invoke(app, ["train", *args])
 
 
-@pytest.mark.parametrize("yaml_text, overrides, key", [
-    ("optim:\n  lrr: 0.1\n", [], "optim.lrr: unknown key"),
-    ("model:\n  name: tiny\n  lora: {r: 0}\n", [], "model.lora.r"),
-    ("", ["optim.lr=-1"], "optim.lr"),
-    ("", ["semantic.k=abc"], "semantic.k"),
-    ("", ["semantic.lam.schedule=exponential"], "semantic.lam.schedule"),
-    ("", ["nosuch.section=1"], "nosuch: unknown key"),
-    ("", ["eval.interval=0"], "eval.interval"),
-])
+@pytest.mark.parametrize(
+    "yaml_text, overrides, key",
+    [
+        ("optim:\n  lrr: 0.1\n", [], "optim.lrr: unknown key"),
+        ("model:\n  name: tiny\n  lora: {r: 0}\n", [], "model.lora.r"),
+        ("", ["optim.lr=-1"], "optim.lr"),
+        ("", ["semantic.k=abc"], "semantic.k"),
+        ("", ["semantic.lam.schedule=exponential"], "semantic.lam.schedule"),
+        ("", ["nosuch.section=1"], "nosuch: unknown key"),
+        ("", ["eval.interval=0"], "eval.interval"),
+    ],
+)
 def test_bad_keys_and_values_exit_1_naming_the_dotted_key(tmp_path, yaml_text, overrides, key):
     config = tmp_path / "run.yaml"
     config.write_text(yaml_text, encoding="utf-8")
@@ -62,8 +66,10 @@ def test_set_without_equals_and_missing_file_are_user_errors(tmp_path):
 
 
 def test_overrides_are_parsed_as_yaml_values():
-    config = load_config(resource_dir("experiments") / "tiny.yaml",
-                         ["model.lora=null", "optim.lr=3e-4", "semantic.enabled=false", "output_dir=/tmp/x"])
+    config = load_config(
+        resource_dir("experiments") / "tiny.yaml",
+        ["model.lora=null", "optim.lr=3e-4", "semantic.enabled=false", "output_dir=/tmp/x"],
+    )
     assert config.model.lora is None
     assert config.optim.lr == pytest.approx(3e-4)
     assert config.semantic.enabled is False

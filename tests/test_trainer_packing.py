@@ -1,4 +1,5 @@
 """A training micro-batch split into packed passes by a token budget has the one-pass loss and gradient."""
+
 from __future__ import annotations
 
 import random
@@ -30,8 +31,9 @@ def tiny_batch():
 
 def _step(head, term, rows, asked, max_tokens):
     head.zero_grad()
-    ce, sl, impossible, prompts = train_micro_batch(Accelerator(cpu=True), head, head, term, rows, asked, 0.3,
-                                                    max_tokens, accum=2)
+    ce, sl, impossible, prompts = train_micro_batch(
+        Accelerator(cpu=True), head, head, term, rows, asked, 0.3, max_tokens, accum=2
+    )
     grads = [p.grad.clone() for p in head.parameters() if p.requires_grad]
     return ce, sl, impossible, prompts, grads
 

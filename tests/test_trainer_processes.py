@@ -1,4 +1,5 @@
 """Training in several processes: a `kill -9`ed run resumed, and data parallelism through accelerate."""
+
 from __future__ import annotations
 
 import os
@@ -10,11 +11,11 @@ import time
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_trainer_run import TIMING_KEYS, one_thread_own_cache, records, tiny, tiny_overrides  # noqa: F401 - a fixture
 from typer.testing import CliRunner
 
 from neurosym.cli import app
 from neurosym.resources import resource_dir
-from test_trainer_run import TIMING_KEYS, one_thread_own_cache, records, tiny, tiny_overrides  # noqa: F401 - a fixture
 from trainer.checkpoint import load_checkpoint
 from trainer.recipe import train
 
@@ -22,14 +23,28 @@ pytestmark = pytest.mark.slow
 
 
 def test_resume_after_kill_9_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path):
-    overrides = ["optim.max_steps=12", "checkpoint.every=2", "eval.interval=4", "model.lora.dropout=0.1",
-                 "semantic.lam.schedule=adaptive", "eval.select=best", "plots=false"]
+    overrides = [
+        "optim.max_steps=12",
+        "checkpoint.every=2",
+        "eval.interval=4",
+        "model.lora.dropout=0.1",
+        "semantic.lam.schedule=adaptive",
+        "eval.select=best",
+        "plots=false",
+    ]
     whole = train(tiny(tmp_path / "whole", *overrides))
     killed = tmp_path / "killed"
-    arguments = ["train", str(resource_dir("experiments") / "tiny.yaml"),
-                 *[a for o in tiny_overrides(killed, *overrides) for a in ("--set", o)]]
-    process = subprocess.Popen([sys.executable, "-m", "neurosym", *arguments], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    arguments = [
+        "train",
+        str(resource_dir("experiments") / "tiny.yaml"),
+        *[a for o in tiny_overrides(killed, *overrides) for a in ("--set", o)],
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "neurosym", *arguments],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     try:
         while not (killed / "checkpoints" / "step-0000002.pt").exists():
             assert process.poll() is None, "the run ended before its first checkpoint"
@@ -60,9 +75,24 @@ def test_two_data_parallel_processes_match_one_process_with_their_joint_batch(tm
     """torchrun + HF accelerate on CPU (gloo): the same path `accelerate launch` takes on GPUs."""
     common = ["optim.max_steps=3", "eval.interval=3", "semantic.enabled=false", "plots=false"]
     arguments = [a for o in tiny_overrides(tmp_path / "ddp", "optim.batch_size=2", *common) for a in ("--set", o)]
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "neurosym", "train",
-                    str(resource_dir("experiments") / "tiny.yaml"), *arguments], check=True, capture_output=True,
-                   env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "neurosym",
+            "train",
+            str(resource_dir("experiments") / "tiny.yaml"),
+            *arguments,
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=600,
+    )
     single = train(tiny(tmp_path / "single", "optim.batch_size=4", *common))
     parallel, joint = (load_file(f / "final" / "adapter_model.safetensors") for f in (tmp_path / "ddp", single))
     assert parallel.keys() == joint.keys()

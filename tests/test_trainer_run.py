@@ -1,6 +1,7 @@
 """The training loop on the tiny random Gemma 3: run folder, data order, the semantic term, demo.
 
 Tests that start processes (kill -9 and resume, data parallelism) are in test_trainer_processes.py."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,8 +19,8 @@ from typer.testing import CliRunner
 from neurosym.causal import generate, write_questions
 from neurosym.cli import app
 from neurosym.errors import ConfigError, DataError, RunFolderExistsError
-from neurosym.eval.consistency import check_answers
 from neurosym.eval import binary_metrics
+from neurosym.eval.consistency import check_answers
 from neurosym.model import tiny_gemma3
 from neurosym.resources import resource_dir
 from trainer.checkpoint import BestWeights, load_checkpoint
@@ -50,8 +51,15 @@ def one_thread_own_cache(tmp_path_factory):
 
 
 def tiny_overrides(folder, *overrides: str) -> list[str]:
-    return [f"output_dir={folder}", "data.generate_train=32", "data.generate_dev=16", "optim.batch_size=4",
-            "eval.subsets=4", "progress=false", *overrides]
+    return [
+        f"output_dir={folder}",
+        "data.generate_train=32",
+        "data.generate_dev=16",
+        "optim.batch_size=4",
+        "eval.subsets=4",
+        "progress=false",
+        *overrides,
+    ]
 
 
 def tiny(folder, *overrides: str):
@@ -63,8 +71,9 @@ def records(folder) -> list[dict]:
 
 
 def test_a_run_writes_its_folder(tmp_path):
-    config = tiny(tmp_path / "run", "optim.max_steps=4", "eval.interval=2", "checkpoint.every=2",
-                  "checkpoint.keep_last=1")
+    config = tiny(
+        tmp_path / "run", "optim.max_steps=4", "eval.interval=2", "checkpoint.every=2", "checkpoint.keep_last=1"
+    )
     folder = train(config)
     assert folder == tmp_path / "run"
     assert load_config(folder / "config.yaml") == config
@@ -119,7 +128,9 @@ def test_full_fine_tuning_keeps_frozen_embeddings(tmp_path):
     final = load_file(folder / "final" / "model.safetensors")
     base = tiny_gemma3()[0].state_dict()
     assert torch.equal(final["model.embed_tokens.weight"], base["model.embed_tokens.weight"])
-    assert not torch.equal(final["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"])
+    assert not torch.equal(
+        final["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"]
+    )
 
 
 def test_fresh_run_over_an_old_one_or_resume_with_another_config_is_refused(tmp_path):
@@ -134,18 +145,24 @@ def _dev(balanced: float, collapsed: bool) -> dict:
     return {"balanced_accuracy": balanced, "collapsed": collapsed}
 
 
-@pytest.mark.parametrize("checks, selected, expected", [
-    ({10: _dev(0.7, False), 20: _dev(0.8, False), 30: _dev(0.85, False), 40: _dev(0.5, True)}, None, 30),
-    ({10: _dev(0.8, False), 20: _dev(0.8, False), 30: _dev(0.5, True)}, 30, 10),  # the earlier on a tie
-    ({10: _dev(0.5, True), 20: _dev(0.51, True)}, None, None),  # no check was healthy
-    ({10: _dev(0.6, False), 20: _dev(0.7, False)}, None, None),  # the final model is not collapsed
-    ({10: _dev(0.52, False), 20: _dev(0.55, True)}, None, None),  # the healthy one is no better
-    ({10: _dev(0.8, False), 20: _dev(0.5, True)}, 10, None),  # eval.select=best kept step 10 already
-])
+@pytest.mark.parametrize(
+    "checks, selected, expected",
+    [
+        ({10: _dev(0.7, False), 20: _dev(0.8, False), 30: _dev(0.85, False), 40: _dev(0.5, True)}, None, 30),
+        ({10: _dev(0.8, False), 20: _dev(0.8, False), 30: _dev(0.5, True)}, 30, 10),  # the earlier on a tie
+        ({10: _dev(0.5, True), 20: _dev(0.51, True)}, None, None),  # no check was healthy
+        ({10: _dev(0.6, False), 20: _dev(0.7, False)}, None, None),  # the final model is not collapsed
+        ({10: _dev(0.52, False), 20: _dev(0.55, True)}, None, None),  # the healthy one is no better
+        ({10: _dev(0.8, False), 20: _dev(0.5, True)}, 10, None),  # eval.select=best kept step 10 already
+    ],
+)
 def test_a_collapsed_final_model_points_to_a_better_earlier_dev_check(tmp_path, checks, selected, expected):
-    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "ce": 0.7}) + "\n"
-                                                    + json.dumps({"step": s + 1, "ce": 0.7, "dev": d}) + "\n"
-                                                    for s, d in ((s - 1, d) for s, d in checks.items())))
+    (tmp_path / "metrics.jsonl").write_text(
+        "".join(
+            json.dumps({"step": s, "ce": 0.7}) + "\n" + json.dumps({"step": s + 1, "ce": 0.7, "dev": d}) + "\n"
+            for s, d in ((s - 1, d) for s, d in checks.items())
+        )
+    )
     if selected is not None:
         (tmp_path / "final").mkdir()
         (tmp_path / "final" / "neurosym.json").write_text(json.dumps({"selected_step": selected}))
@@ -156,8 +173,18 @@ def test_a_collapsed_final_model_points_to_a_better_earlier_dev_check(tmp_path, 
 
 
 def test_select_best_keeps_the_weights_of_the_best_dev_check(tmp_path):
-    folder = train(tiny(tmp_path / "best", "optim.max_steps=6", "eval.interval=1", "checkpoint.every=1",
-                        "checkpoint.keep_last=6", "eval.select=best", "plots=false", "semantic.enabled=false"))
+    folder = train(
+        tiny(
+            tmp_path / "best",
+            "optim.max_steps=6",
+            "eval.interval=1",
+            "checkpoint.every=1",
+            "checkpoint.keep_last=6",
+            "eval.select=best",
+            "plots=false",
+            "semantic.enabled=false",
+        )
+    )
     dev = {r["step"]: r["dev"] for r in records(folder)}
     chosen = max(dev, key=lambda step: (dev[step]["balanced_accuracy"], -step))  # the earlier on a tie
     assert chosen < 6, "the test needs a run whose best dev check is not its last"
@@ -173,8 +200,16 @@ def test_select_best_keeps_the_weights_of_the_best_dev_check(tmp_path):
 
 
 def test_patience_stops_after_that_many_checks_without_a_better_one_and_a_resume_stays_stopped(tmp_path):
-    config = tiny(tmp_path / "patient", "optim.max_steps=12", "eval.interval=1", "checkpoint.every=5",
-                  "eval.select=best", "eval.patience=2", "plots=false", "semantic.enabled=false")
+    config = tiny(
+        tmp_path / "patient",
+        "optim.max_steps=12",
+        "eval.interval=1",
+        "checkpoint.every=5",
+        "eval.select=best",
+        "eval.patience=2",
+        "plots=false",
+        "semantic.enabled=false",
+    )
     folder = train(config)
     dev = {r["step"]: r["dev"]["balanced_accuracy"] for r in records(folder)}
     best = max(dev, key=lambda step: (dev[step], -step))
@@ -220,20 +255,36 @@ def test_baseline_and_semantic_runs_see_the_same_rows(tmp_path):
 
 def test_unlabeled_premises_feed_only_the_semantic_term(tmp_path):
     unlabeled = tmp_path / "unlabeled.jsonl"
-    write_questions(unlabeled, [dataclasses.replace(q, label=None) for q in generate("transitivity", "train", 8, seed=5)])
-    config = tiny(tmp_path / "run", f"data.unlabeled={unlabeled}", "data.unlabeled_batch_size=2",
-                  "optim.max_steps=1", "eval.interval=1", "plots=false", "semantic.max_queries=1")
+    write_questions(
+        unlabeled, [dataclasses.replace(q, label=None) for q in generate("transitivity", "train", 8, seed=5)]
+    )
+    config = tiny(
+        tmp_path / "run",
+        f"data.unlabeled={unlabeled}",
+        "data.unlabeled_batch_size=2",
+        "optim.max_steps=1",
+        "eval.interval=1",
+        "plots=false",
+        "semantic.max_queries=1",
+    )
     assert len(TrainingData.load(config.data).unlabeled) == 8
     (record,) = records(train(config))
     assert record["prompts"] == 4 + (4 + 2) * 1  # gold questions, then one query per subset of 4 + 2 premises
 
 
-@pytest.mark.parametrize("text, fragments", [
-    ("domain Node\npredicted foo(Node)\nconstraint c: forall x in Node: foo(x)\n",
-     ["unknown predicted predicate 'foo'", "hint:", "predicted causes, dsep"]),
-    ("domain Node\nobserved edge(Node, Node)\nconstraint c: forall x in Node: not edge(x, x)\n",
-     ["has no predicted atoms"]),
-])
+@pytest.mark.parametrize(
+    "text, fragments",
+    [
+        (
+            "domain Node\npredicted foo(Node)\nconstraint c: forall x in Node: foo(x)\n",
+            ["unknown predicted predicate 'foo'", "hint:", "predicted causes, dsep"],
+        ),
+        (
+            "domain Node\nobserved edge(Node, Node)\nconstraint c: forall x in Node: not edge(x, x)\n",
+            ["has no predicted atoms"],
+        ),
+    ],
+)
 def test_a_constraints_file_the_sampler_cannot_ground_is_named_before_training(tmp_path, text, fragments):
     theory = tmp_path / "mine.ns"
     theory.write_text(text)
@@ -280,7 +331,7 @@ def test_impossible_subsets_are_counted_and_left_out_of_the_mean(tiny_batch):
     alone, _ = term(z[: -len(impossible.queries)], asked)
     assert mean.item() == pytest.approx(alone.item())
     mean.backward()
-    assert torch.isfinite(z.grad).all() and z.grad[-len(impossible.queries):].abs().sum() == 0
+    assert torch.isfinite(z.grad).all() and z.grad[-len(impossible.queries) :].abs().sum() == 0
 
 
 def test_violations_flag_exactly_the_inconsistent_answer_sets(tiny_batch):
@@ -288,8 +339,10 @@ def test_violations_flag_exactly_the_inconsistent_answer_sets(tiny_batch):
     truth = [bool(t) for _, sample in asked for t in sample.targets()]
     assert not any(c.violated for c in check_answers(term.circuit, asked, truth))  # the graph's own answers fit
     all_no = [c.violated for c in check_answers(term.circuit, asked, [False] * len(truth))]
-    has_edge = [any(sample.evidence[i] for i in sample.evidence if term.circuit.variables[i].startswith("edge"))
-                for _, sample in asked]
+    has_edge = [
+        any(sample.evidence[i] for i in sample.evidence if term.circuit.variables[i].startswith("edge"))
+        for _, sample in asked
+    ]
     assert all_no == has_edge  # "No" to everything breaks edge(x,y) → causes(x,y) iff an edge is seen
 
 

@@ -1,4 +1,5 @@
 """λ(t) schedules: each schedule's values, and the adaptive rule's reaction to dev figures."""
+
 from __future__ import annotations
 
 import pytest
@@ -40,8 +41,12 @@ def test_warmup_hold_ramps_from_zero_then_holds():
 
 
 def test_adaptive_raises_on_drift_and_decays_on_recovery():
-    schedule = LambdaSchedule(LambdaConfig(schedule="adaptive", start=0.1, up=2.0, down=0.5, max=0.3,
-                                           yes_rate_band=0.15, violation_rise=0.05), total_steps=100)
+    schedule = LambdaSchedule(
+        LambdaConfig(
+            schedule="adaptive", start=0.1, up=2.0, down=0.5, max=0.3, yes_rate_band=0.15, violation_rise=0.05
+        ),
+        total_steps=100,
+    )
     assert schedule(0) == pytest.approx(0.1)
     schedule.observe(yes_rate=0.9, label_yes_rate=0.5, violation_rate=0.2)  # drift toward always-Yes
     assert schedule(10) == pytest.approx(0.2)

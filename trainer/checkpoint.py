@@ -6,6 +6,7 @@ step and, with ``eval.select: best``, the best dev check's weights. Data order, 
 dropout masks are functions of (seed, step), re-seeded at every step, so restoring the step
 restores them.
 """
+
 from __future__ import annotations
 
 import json

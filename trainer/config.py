@@ -2,6 +2,7 @@
 
 Unknown keys and bad values are rejected with the key's dotted name.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -172,7 +173,7 @@ def _problem(error: dict, source: str, set_by: dict[tuple[str, ...], str]) -> st
     """One validation error, prefixed by where the bad key or value came from: the file or a --set."""
     loc = tuple(str(p) for p in error["loc"])
     for keys, item in set_by.items():
-        if loc[:len(keys)] == keys or (error["type"] == "extra_forbidden" and keys[:len(loc)] == loc):
+        if loc[: len(keys)] == keys or (error["type"] == "extra_forbidden" and keys[: len(loc)] == loc):
             source = f"--set {item}"
     key = ".".join(loc)
     if error["type"] == "extra_forbidden":

@@ -4,6 +4,7 @@ Questions come from files, or are generated (balanced, seeded) when none is give
 order is a function of (seed, step, micro-batch) alone, so a resumed run, or a run with another λ,
 sees the same rows.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ class TrainingData:
     dev: list[Question]  # labelled: the collapse monitor
 
     @classmethod
-    def load(cls, config: DataConfig) -> "TrainingData":
+    def load(cls, config: DataConfig) -> TrainingData:
         train = _load_split(config, "train")
         supervised = [q for q in train if q.label is not None]
         if not supervised:
@@ -42,14 +43,17 @@ def _load_split(config: DataConfig, split: str) -> list[Question]:
         return _read(path, config.task)
     n = config.generate_train if split == "train" else config.generate_dev
     # dev draws from the training families with another seed; generate() keeps premises disjoint
-    return generate(config.task, split, n, seed=config.seed + (0 if split == "train" else 7919), families=config.families)
+    return generate(
+        config.task, split, n, seed=config.seed + (0 if split == "train" else 7919), families=config.families
+    )
 
 
 def _read(path: str, task: str) -> list[Question]:
     result = load_questions(path, task=task)
     if not result.questions:
-        raise DataError(f"{path}: no {task} questions ({len(result.rejects)} rejected rows, "
-                        f"{result.skipped} of another task)")
+        raise DataError(
+            f"{path}: no {task} questions ({len(result.rejects)} rejected rows, {result.skipped} of another task)"
+        )
     return result.questions
 
 

@@ -4,6 +4,7 @@ On the embedded Gemma 3 270M (or, with ``--quick``, the tiny random Gemma 3) it 
 transitivity template, generates a small balanced dataset, fine-tunes twice, and prints both
 runs' final dev collapse reports.
 """
+
 from __future__ import annotations
 
 import time
@@ -23,14 +24,20 @@ def run_demo(output_dir: Path, quick: bool, console: Console) -> dict[str, dict]
     start = time.perf_counter()
     base = load_config(config_file)
     circuit = SemanticTerm.compile(base.semantic, base.data.task).circuit
-    console.print(f"compiled {circuit.name} over {base.semantic.k} nodes: {len(circuit.variables)} atoms "
-                  f"({len(circuit.predicted)} questions per subset), {circuit.model_count():,} models, "
-                  f"SDD size {circuit.size():,}")
-    console.print(f"model {base.model.name}; {base.data.generate_train} generated training questions, "
-                  f"{base.data.generate_dev} dev; {base.optim.max_steps} steps per run")
+    console.print(
+        f"compiled {circuit.name} over {base.semantic.k} nodes: {len(circuit.variables)} atoms "
+        f"({len(circuit.predicted)} questions per subset), {circuit.model_count():,} models, "
+        f"SDD size {circuit.size():,}"
+    )
+    console.print(
+        f"model {base.model.name}; {base.data.generate_train} generated training questions, "
+        f"{base.data.generate_dev} dev; {base.optim.max_steps} steps per run"
+    )
     reports = {}
-    for name, folder, overrides in [("baseline (λ = 0)", "baseline", ["semantic.enabled=false"]),
-                                    ("semantic loss", "semantic", [])]:
+    for name, folder, overrides in [
+        ("baseline (λ = 0)", "baseline", ["semantic.enabled=false"]),
+        ("semantic loss", "semantic", []),
+    ]:
         config = load_config(config_file, [*overrides, f"output_dir={output_dir / folder}", "overwrite=true"])
         console.print(f"[bold]training {name}[/] → {config.output_dir}")
         reports[name] = final_dev(train(config))

@@ -6,6 +6,7 @@ rate: the share of sampled k-node subsets of dev premises on which the model's 0
 the premise's evidence, satisfy no model of the constraint. The semantic term's pull on the same
 subsets (which way it alone would move P(Yes)) steers the adaptive λ schedule.
 """
+
 from __future__ import annotations
 
 import random
@@ -32,14 +33,20 @@ class CollapseMonitor:
         """The dev report: metrics, violation rate, and the collapse verdict with its reasons."""
         subset_premises, subset_questions = asked_prompts(self.subsets)
         premises = [q.premise for q in self.dev]
-        p_yes = self.head.predict(premises + subset_premises, [q.question for q in self.dev] + subset_questions,
-                                  self.config.batch_size)
+        p_yes = self.head.predict(
+            premises + subset_premises, [q.question for q in self.dev] + subset_questions, self.config.batch_size
+        )
         answers = p_yes > 0.5
-        report = answer_report([q.label == "Yes" for q in self.dev], answers[: len(self.dev)].tolist(),
-                               p_yes[: len(self.dev)].tolist(), premises)
-        subset_p = p_yes[len(self.dev):].to(self.head.device)
-        consistency = consistency_report(self.term.circuit, self.subsets, answers[len(self.dev):].tolist(),
-                                         self.dev[0].task, self.term.sampler.k)
+        report = answer_report(
+            [q.label == "Yes" for q in self.dev],
+            answers[: len(self.dev)].tolist(),
+            p_yes[: len(self.dev)].tolist(),
+            premises,
+        )
+        subset_p = p_yes[len(self.dev) :].to(self.head.device)
+        consistency = consistency_report(
+            self.term.circuit, self.subsets, answers[len(self.dev) :].tolist(), self.dev[0].task, self.term.sampler.k
+        )
         report["violation_rate"] = consistency.violation_rate
         report["semantic_pull"] = self.term.pull(torch.logit(subset_p.double(), eps=1e-6), self.subsets)
         return report

@@ -1,4 +1,5 @@
 """PNG plots of a run's metrics.jsonl: losses, λ, dev Yes-rate and balanced accuracy over steps."""
+
 from __future__ import annotations
 
 from pathlib import Path

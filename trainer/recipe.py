@@ -8,6 +8,7 @@ loop, data and seed.
 One process on CPU or one GPU; under ``accelerate launch`` the head is wrapped for data-parallel
 training by HF accelerate and each process takes its own slice of every step's rows.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,10 +27,25 @@ from accelerate import Accelerator
 from neurosym.causal import Question
 from neurosym.causal.subsets import Asked, asked_prompts
 from neurosym.errors import ConfigError, DeviceError, RunFolderExistsError
-from neurosym.model import GEMMA_ALIAS, TINY_ALIAS, PromptTemplate, YesNoHead, apply_lora, load_model, prepare_full_finetune
+from neurosym.model import (
+    GEMMA_ALIAS,
+    TINY_ALIAS,
+    PromptTemplate,
+    YesNoHead,
+    apply_lora,
+    load_model,
+    prepare_full_finetune,
+)
 from neurosym.runs import RunFolder
-from trainer.checkpoint import (BestWeights, latest_checkpoint, load_checkpoint, restore_trainable, save_checkpoint,
-                                save_final, trainable_state)
+from trainer.checkpoint import (
+    BestWeights,
+    latest_checkpoint,
+    load_checkpoint,
+    restore_trainable,
+    save_checkpoint,
+    save_final,
+    trainable_state,
+)
 from trainer.config import EvalConfig, ModelConfig, PromptConfig, TrainConfig, changed_keys, dump_config, load_config
 from trainer.data import TrainingData, batch_indices
 from trainer.monitor import CollapseMonitor
@@ -64,7 +80,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     optimizer = torch.optim.AdamW(params, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     o = config.optim
     lr_schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, o.warmup_steps, o.max_steps, o.lr_schedule, o.min_lr_ratio))
+        optimizer, lambda s: lr_factor(s, o.warmup_steps, o.max_steps, o.lr_schedule, o.min_lr_ratio)
+    )
     lam = LambdaSchedule(config.semantic.lam, config.optim.max_steps)
     best = BestWeights() if config.eval.select == "best" else None
     start = 0
@@ -87,25 +104,40 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     for step in range(start, steps):
         if stalled(best, step, config.eval):
             if main:
-                progress.warn(f"step {step}: no better dev check in the last {config.eval.patience}; stopping "
-                              f"(the best is step {best.step}'s)")
+                progress.warn(
+                    f"step {step}: no better dev check in the last {config.eval.patience}; stopping "
+                    f"(the best is step {best.step}'s)"
+                )
             break
         t0 = time.perf_counter()
         torch.manual_seed(config.seed * 1_000_003 + step * 1_009 + rank)  # dropout masks: a function of the step
         rng = random.Random(f"{config.seed}/{step}/{rank}")  # so are the sampled subsets
         weight = lam(step) if config.semantic.enabled else 0.0
-        record = {"step": step + 1, "ce": 0.0, "sl": 0.0 if weight > 0 else None, "lambda": weight,
-                  "impossible_subsets": 0, "rows": []}
+        record = {
+            "step": step + 1,
+            "ce": 0.0,
+            "sl": 0.0 if weight > 0 else None,
+            "lambda": weight,
+            "impossible_subsets": 0,
+            "rows": [],
+        }
         prompts_asked = 0
         for micro in range(accum):
             slot, slots = micro * world + rank, accum * world  # every process its own rows
             picked = batch_indices(len(data.supervised), config.optim.batch_size, step, slot, slots, config.seed)
             rows = [data.supervised[i] for i in picked]
-            extra = [data.unlabeled[i] for i in batch_indices(len(data.unlabeled), unlabeled_size, step, slot, slots,
-                                                              config.seed + 1)] if data.unlabeled else []
+            extra = (
+                [
+                    data.unlabeled[i]
+                    for i in batch_indices(len(data.unlabeled), unlabeled_size, step, slot, slots, config.seed + 1)
+                ]
+                if data.unlabeled
+                else []
+            )
             asked = term.sample(rows + extra, rng, config.semantic.max_queries) if weight > 0 else []
-            ce, sl, impossible, sent = train_micro_batch(accelerator, forward, head, term, rows, asked, weight,
-                                                         config.optim.max_tokens, accum)
+            ce, sl, impossible, sent = train_micro_batch(
+                accelerator, forward, head, term, rows, asked, weight, config.optim.max_tokens, accum
+            )
             record["ce"] += ce / accum
             if sl is not None:
                 record["sl"] += sl / accum
@@ -122,8 +154,13 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         lr_schedule.step()
         optimizer.zero_grad(set_to_none=True)
         seconds = time.perf_counter() - t0
-        record.update(lr=lr_schedule.get_last_lr()[0], prompts=prompts_asked, seconds=seconds,
-                      examples_per_s=len(record["rows"]) * world / seconds, prompts_per_s=prompts_asked * world / seconds)
+        record.update(
+            lr=lr_schedule.get_last_lr()[0],
+            prompts=prompts_asked,
+            seconds=seconds,
+            examples_per_s=len(record["rows"]) * world / seconds,
+            prompts_per_s=prompts_asked * world / seconds,
+        )
 
         if (step + 1) % config.eval.interval == 0 or step + 1 == steps:
             report = monitor.evaluate()
@@ -132,15 +169,25 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 best.offer(step + 1, report["balanced_accuracy"], head)
             record["dev"] = report
             if report["flagged"] and main:
-                progress.warn(f"step {step + 1}: the model looks {report['status']} on dev — {'; '.join(report['reasons'])}")
+                progress.warn(
+                    f"step {step + 1}: the model looks {report['status']} on dev — {'; '.join(report['reasons'])}"
+                )
         if main:
             run.append_metrics(record)
             progress.update(record)
             if (step + 1) % config.checkpoint.every == 0 or step + 1 == steps or stalled(best, step + 1, config.eval):
-                save_checkpoint(run.checkpoints, step + 1, {
-                    "weights": trainable_state(head), "optimizer": optimizer.state_dict(),
-                    "lr_schedule": lr_schedule.state_dict(), "lambda": lam.state_dict(),
-                    **({"best": best.state_dict()} if best is not None else {})}, config.checkpoint.keep_last)
+                save_checkpoint(
+                    run.checkpoints,
+                    step + 1,
+                    {
+                        "weights": trainable_state(head),
+                        "optimizer": optimizer.state_dict(),
+                        "lr_schedule": lr_schedule.state_dict(),
+                        "lambda": lam.state_dict(),
+                        **({"best": best.state_dict()} if best is not None else {}),
+                    },
+                    config.checkpoint.keep_last,
+                )
         accelerator.wait_for_everyone()
         trained = step + 1
     progress.close()
@@ -158,9 +205,17 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     return run.path
 
 
-def train_micro_batch(accelerator: Accelerator, forward: Callable, head: YesNoHead, term: SemanticTerm,
-                      rows: Sequence[Question], asked: Sequence[Asked], weight: float, max_tokens: int | None,
-                      accum: int) -> tuple[float, float | None, int, int]:
+def train_micro_batch(
+    accelerator: Accelerator,
+    forward: Callable,
+    head: YesNoHead,
+    term: SemanticTerm,
+    rows: Sequence[Question],
+    asked: Sequence[Asked],
+    weight: float,
+    max_tokens: int | None,
+    accum: int,
+) -> tuple[float, float | None, int, int]:
     """Backpropagate (CE + weight · SL) / accum of one micro-batch and return (CE, SL or None when
     nothing was asked, impossible subsets, prompts asked).
 
@@ -215,7 +270,7 @@ def losses(logits: torch.Tensor, rows: Sequence[Question], term: SemanticTerm, a
     ce = F.cross_entropy(logits[: len(rows)].float(), gold) if rows else logits.sum() * 0.0
     if not asked:
         return ce, None, 0
-    z = (logits[len(rows):, 0] - logits[len(rows):, 1]).float()  # P(Yes) = sigmoid(z)
+    z = (logits[len(rows) :, 0] - logits[len(rows) :, 1]).float()  # P(Yes) = sigmoid(z)
     sl, impossible = term(z, asked)
     return ce, sl, impossible
 
@@ -226,8 +281,14 @@ def build_head(config: ModelConfig, prompt: PromptConfig, device: torch.device) 
     model, tokenizer = load_model(config.name, dtype=dtype, device=device, attention=config.attention)
     if config.lora is not None:
         lora = config.lora
-        model = apply_lora(model, r=lora.r, alpha=lora.alpha, dropout=lora.dropout,
-                           target_modules=lora.target_modules, freeze_embeddings=config.freeze_embeddings)
+        model = apply_lora(
+            model,
+            r=lora.r,
+            alpha=lora.alpha,
+            dropout=lora.dropout,
+            target_modules=lora.target_modules,
+            freeze_embeddings=config.freeze_embeddings,
+        )
     else:
         prepare_full_finetune(model, freeze_embeddings=config.freeze_embeddings)
     template = PromptTemplate(**({"text": prompt.template} if prompt.template else {}), style=prompt.style)
@@ -248,13 +309,17 @@ def _prepare_folder(run: RunFolder, config: TrainConfig, resume: bool, resumed_s
     if resumed_step is not None:
         changed = [key for key in changed_keys(load_config(run.config), config) if key not in _FREE_KEYS]
         if changed:
-            raise ConfigError(f"--resume: the config differs from {run.config} in {', '.join(changed)}",
-                              hint="resume with the run's own config, or start a new run in another output_dir")
+            raise ConfigError(
+                f"--resume: the config differs from {run.config} in {', '.join(changed)}",
+                hint="resume with the run's own config, or start a new run in another output_dir",
+            )
         run.truncate_metrics(resumed_step)
         return
     if not (config.overwrite or resume) and (run.metrics.exists() or latest_checkpoint(run.checkpoints) is not None):
-        raise RunFolderExistsError(f"run folder {run} already holds a run",
-                                   hint="pass --resume to continue it, or --set overwrite=true to start over")
+        raise RunFolderExistsError(
+            f"run folder {run} already holds a run",
+            hint="pass --resume to continue it, or --set overwrite=true to start over",
+        )
     run.path.mkdir(parents=True, exist_ok=True)
     run.metrics.unlink(missing_ok=True)
     for old in run.checkpoints.glob("step-*.pt"):
@@ -275,10 +340,17 @@ def _manifest(config: TrainConfig, head: YesNoHead, selected_step: int, trained_
     these are."""
     name = config.model.name
     base = name if name in (TINY_ALIAS, GEMMA_ALIAS) else str(Path(name).expanduser().resolve())  # a folder, absolute
-    return {"base_model": base, "lora": config.model.lora is not None, "task": config.data.task,
-            "prompt": {"text": head.template.text, "style": config.prompt.style},
-            "answer_tokens": [head.answer.yes_text, head.answer.no_text], "steps": config.optim.max_steps,
-            "trained_steps": trained_steps, "selected_step": selected_step, "semantic": config.semantic.enabled}
+    return {
+        "base_model": base,
+        "lora": config.model.lora is not None,
+        "task": config.data.task,
+        "prompt": {"text": head.template.text, "style": config.prompt.style},
+        "answer_tokens": [head.answer.yes_text, head.answer.no_text],
+        "steps": config.optim.max_steps,
+        "trained_steps": trained_steps,
+        "selected_step": selected_step,
+        "semantic": config.semantic.enabled,
+    }
 
 
 def _interactive() -> bool:

@@ -1,4 +1,5 @@
 """A run's final dev collapse report, read back from its metrics.jsonl and printed as a table."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,10 +11,18 @@ from neurosym.errors import RunFolderError
 from neurosym.eval.verdict import flagged
 from neurosym.runs import RunFolder
 
-ROWS = [("accuracy", "accuracy"), ("balanced accuracy", "balanced_accuracy"), ("MCC", "mcc"), ("ROC AUC", "roc_auc"),
-        ("ROC AUC within premises", "premise_auc"), ("recall Yes", "recall_yes"), ("recall No", "recall_no"),
-        ("predicted Yes-rate", "yes_rate"), ("label Yes-rate", "label_yes_rate"),
-        ("constraint violations", "violation_rate")]
+ROWS = [
+    ("accuracy", "accuracy"),
+    ("balanced accuracy", "balanced_accuracy"),
+    ("MCC", "mcc"),
+    ("ROC AUC", "roc_auc"),
+    ("ROC AUC within premises", "premise_auc"),
+    ("recall Yes", "recall_yes"),
+    ("recall No", "recall_no"),
+    ("predicted Yes-rate", "yes_rate"),
+    ("label Yes-rate", "label_yes_rate"),
+    ("constraint violations", "violation_rate"),
+]
 
 
 def final_dev(folder: Path) -> dict:
@@ -40,7 +49,9 @@ def _final_step(run: RunFolder, checks: dict[int, dict]) -> int:
     selected = run.read_manifest().get("selected_step")
     step = next(reversed(checks), None) if selected is None else selected
     if step not in checks:
-        raise RunFolderError(f"{run.metrics} holds no dev evaluation" + (f" at step {selected}" if selected is not None else ""))
+        raise RunFolderError(
+            f"{run.metrics} holds no dev evaluation" + (f" at step {selected}" if selected is not None else "")
+        )
     return step
 
 

@@ -11,6 +11,7 @@ cosine), ``warmup_hold`` (linear from 0 to ``end`` over ``warmup_steps``, then h
   mostly No, d-separation's, pulls toward No, and more λ would push a No-drift further);
 - on drift λ ← min(λ · up, max); when neither holds, λ ← max(λ · down, start).
 """
+
 from __future__ import annotations
 
 import math
@@ -54,8 +55,9 @@ class LambdaSchedule:
             return c.end * min(1.0, step / c.warmup_steps) if c.warmup_steps else c.end
         return self.value
 
-    def observe(self, yes_rate: float, label_yes_rate: float, violation_rate: float | None,
-                pull: float | None = None) -> None:
+    def observe(
+        self, yes_rate: float, label_yes_rate: float, violation_rate: float | None, pull: float | None = None
+    ) -> None:
         """Feed the collapse monitor's dev figures to the adaptive schedule (others ignore them);
         ``pull`` is the semantic term's pull on P(Yes) at the dev beliefs (`SemanticTerm.pull`)."""
         if self.config.schedule != "adaptive":

@@ -6,6 +6,7 @@ seen through k-node subsets grounded onto it by the `SubsetSampler`. Observed at
 circuit as ±inf logits (0/1 evidence), asked atoms as the model's logit z = logit_yes − logit_no,
 and atoms left unasked are quantified existentially by the mask (the answers must extend to a model).
 """
+
 from __future__ import annotations
 
 import random
@@ -26,8 +27,10 @@ class SemanticTerm:
 
     def __init__(self, circuit, config: SemanticConfig):
         if not circuit.predicted:
-            raise DataError(f"{circuit.manifest['source']}: theory {circuit.name!r} has no predicted atoms: "
-                            "there is nothing to ask the model")
+            raise DataError(
+                f"{circuit.manifest['source']}: theory {circuit.name!r} has no predicted atoms: "
+                "there is nothing to ask the model"
+            )
         self.sampler = SubsetSampler.for_circuit(circuit)
         self.circuit = circuit
         self.config = config

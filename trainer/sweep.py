@@ -9,6 +9,7 @@ deadline, a killed machine) continues when started again.
 On a GPU several worker processes can share the card: a 270M-parameter model at batch 8 leaves it
 mostly idle between small kernels, so runs side by side finish sooner than one after another.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,9 @@ class SweepOutcome:
     error: str = ""  # a failed run's exception, kept in sweep.log after a rerun clears its failed.txt
 
 
-def run_sweep(runs: Sequence[SweepRun], root: Path, evaluation: SweepEval, workers: int = 1,
-              deadline: float | None = None) -> list[SweepOutcome]:
+def run_sweep(
+    runs: Sequence[SweepRun], root: Path, evaluation: SweepEval, workers: int = 1, deadline: float | None = None
+) -> list[SweepOutcome]:
     """Train and evaluate ``runs`` under ``root``, in list order, ``workers`` at a time; no run
     starts after ``deadline`` (a `time.time()` value). One line per run goes to ``root/sweep.log``."""
     names = [run.name for run in runs]
@@ -98,8 +100,18 @@ def _job(job) -> SweepOutcome:
     outcome = run_one(run, root, evaluation, deadline)
     failure = {"error": outcome.error} if outcome.error else {}
     with (root / "sweep.log").open("a", encoding="utf-8") as log:
-        log.write(json.dumps({"run": outcome.name, "status": outcome.status, "seconds": round(outcome.seconds, 1),
-                              **outcome.summary, **failure}) + "\n")
+        log.write(
+            json.dumps(
+                {
+                    "run": outcome.name,
+                    "status": outcome.status,
+                    "seconds": round(outcome.seconds, 1),
+                    **outcome.summary,
+                    **failure,
+                }
+            )
+            + "\n"
+        )
     detail = outcome.summary or outcome.error
     print(f"[sweep] {outcome.name}: {outcome.status} in {outcome.seconds:.0f} s {detail}", flush=True)
     return outcome
@@ -146,9 +158,13 @@ def _summary(path: Path) -> dict:
     """The headline numbers of an eval.json, for the log."""
     result = json.loads(path.read_text(encoding="utf-8"))
     overall = result["overall"]
-    return {"verdict": overall["status"],
-            **{key: None if overall[key] is None else round(overall[key], 4)
-               for key in ("balanced_accuracy", "mcc", "yes_rate")}}
+    return {
+        "verdict": overall["status"],
+        **{
+            key: None if overall[key] is None else round(overall[key], 4)
+            for key in ("balanced_accuracy", "mcc", "yes_rate")
+        },
+    }
 
 
 def load_sizes(path: Path) -> dict[str, SweepSize]:
@@ -159,15 +175,26 @@ def load_sizes(path: Path) -> dict[str, SweepSize]:
 
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return {name: SweepSize(**{**entry, "overrides": tuple(entry.get("overrides", ())),
-                                   "settings": EvalSettings(**entry.get("settings", {}))})
-                for name, entry in raw.items()}
+        return {
+            name: SweepSize(
+                **{
+                    **entry,
+                    "overrides": tuple(entry.get("overrides", ())),
+                    "settings": EvalSettings(**entry.get("settings", {})),
+                }
+            )
+            for name, entry in raw.items()
+        }
     except (OSError, yaml.YAMLError, AttributeError, TypeError) as error:
         raise ConfigError(f"{path}: not a table of sweep sizes ({error})") from None
 
 
-def sweep_main(doc: str, make_runs: Callable[[SweepSize], list[SweepRun]], sizes: dict[str, SweepSize],
-               argv: Sequence[str] | None = None) -> list[SweepOutcome]:
+def sweep_main(
+    doc: str,
+    make_runs: Callable[[SweepSize], list[SweepRun]],
+    sizes: dict[str, SweepSize],
+    argv: Sequence[str] | None = None,
+) -> list[SweepOutcome]:
     """The command line of an experiment script: write the evaluation splits, run the sweep, and
     write ``neurosym report`` over every evaluated run to ``OUT/report``."""
     from neurosym.causal import write_eval_splits
@@ -175,7 +202,9 @@ def sweep_main(doc: str, make_runs: Callable[[SweepSize], list[SweepRun]], sizes
     from neurosym.eval.report import write_report
     from trainer.config import TrainConfig, load_config
 
-    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", choices=list(sizes), default=next(iter(sizes)), help="preset: how big a run")
     parser.add_argument("--out", type=Path, required=True, help="sweep folder (one subfolder per run)")
     parser.add_argument("--data", type=Path, default=Path("data/eval"), help="where the evaluation splits are written")
@@ -184,12 +213,19 @@ def sweep_main(doc: str, make_runs: Callable[[SweepSize], list[SweepRun]], sizes
     parser.add_argument("--eval-batch-size", type=int, default=64)
     parser.add_argument("--only", nargs="*", default=None, help="run only the runs whose name holds one of these")
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps per run (default: the preset's)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key of every run, after the grid's own (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key of every run, after the grid's own (repeatable)",
+    )
     args = parser.parse_args(argv)
     size = sizes[args.size] if args.steps is None else replace(sizes[args.size], steps=args.steps)
-    runs = [SweepRun(r.name, r.config, (*size.overrides, *r.overrides, *args.overrides), r.train)
-            for r in make_runs(size)]
+    runs = [
+        SweepRun(r.name, r.config, (*size.overrides, *r.overrides, *args.overrides), r.train) for r in make_runs(size)
+    ]
     if args.only:
         runs = [r for r in runs if any(part in r.name for part in args.only)]
     try:  # a bad --set stops the sweep here, not in every run

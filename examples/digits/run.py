@@ -6,6 +6,7 @@ read as independent beliefs, as in the paper's experiments.
 
     python -m examples.digits.run [key=value ...]     # from the repository root; overrides of config.yaml
 """
+
 from __future__ import annotations
 
 import json
@@ -60,24 +61,33 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(1)  # small models: more threads only contend for the shared cores
     clock = CpuClock()
     images, labels = load_digits(return_X_y=True)
-    splits = train_test_split(images / 16.0, labels, test_size=config["test_share"], random_state=config["data_seed"],
-                              stratify=labels)
+    splits = train_test_split(
+        images / 16.0, labels, test_size=config["test_share"], random_state=config["data_seed"], stratify=labels
+    )
     x_train, x_test, y_train, y_test = (torch.as_tensor(a) for a in splits)
     data = {"train": (x_train.float(), y_train), "test": (x_test.float(), y_test)}
     circuit = ns.compile(constraint_path("examples/exactly_one.ns"), {"Class": CLASSES})
     # the circuit's variables are label(c0) .. label(c9), in class order
     assert circuit.variables == [f"label(c{i})" for i in range(CLASSES)]
     loss = ns.SemanticLoss(circuit)
-    results = {str(count): {method: [train(config, data, count, seed, method == "semantic", loss)
-                                     for seed in config["seeds"]] for method in ("plain", "semantic")}
-               for count in config["labelled"]}
-    print(f"digits: {len(x_train)} training images ({', '.join(map(str, config['labelled']))} labelled), "
-          f"{len(x_test)} test images, seeds {config['seeds']}; test accuracy, mean ± 95 % interval (%)")
+    results = {
+        str(count): {
+            method: [train(config, data, count, seed, method == "semantic", loss) for seed in config["seeds"]]
+            for method in ("plain", "semantic")
+        }
+        for count in config["labelled"]
+    }
+    print(
+        f"digits: {len(x_train)} training images ({', '.join(map(str, config['labelled']))} labelled), "
+        f"{len(x_test)} test images, seeds {config['seeds']}; test accuracy, mean ± 95 % interval (%)"
+    )
     print("| labelled | MLP | MLP + semantic loss | gain, mean ± 95 % interval of the paired differences |")
     print("| --- | --- | --- | --- |")
     for count, runs in results.items():
         gains = [s - p for p, s in zip(runs["plain"], runs["semantic"])]
-        print(f"| {count} | {mean_interval(runs['plain'])} | {mean_interval(runs['semantic'])} | {mean_interval(gains)} |")
+        print(
+            f"| {count} | {mean_interval(runs['plain'])} | {mean_interval(runs['semantic'])} | {mean_interval(gains)} |"
+        )
     print(f"CPU minutes: {clock.minutes():.1f}")
     print(json.dumps({"config": config, "results": results}))
 

@@ -7,6 +7,7 @@ evidence, says its edges should form a simple path. One compiled circuit serves 
 
     python -m examples.grid_paths.run [key=value ...]     # from the repository root; overrides of config.yaml
 """
+
 from __future__ import annotations
 
 import json
@@ -40,11 +41,14 @@ def feedback_vertex_set(graph: nx.Graph) -> list[int]:
 
 
 def route_circuit(graph: nx.Graph) -> ns.Circuit:
-    return ns.compile(constraint_path("examples/route.ns"), {
-        "Node": graph.number_of_nodes(),
-        "link": [(f"n{a}", f"n{b}") for a, b in graph.edges],
-        "anchor": [(f"n{a}",) for a in feedback_vertex_set(graph)],
-    })
+    return ns.compile(
+        constraint_path("examples/route.ns"),
+        {
+            "Node": graph.number_of_nodes(),
+            "link": [(f"n{a}", f"n{b}") for a, b in graph.edges],
+            "anchor": [(f"n{a}",) for a in feedback_vertex_set(graph)],
+        },
+    )
 
 
 def make_examples(graph: nx.Graph, count: int, removed: int, seed: int) -> list[dict]:
@@ -58,8 +62,14 @@ def make_examples(graph: nx.Graph, count: int, removed: int, seed: int) -> list[
         if source in kept and target in kept and nx.has_path(kept, source, target):
             path = nx.shortest_path(kept, source, target)
             on_path = {frozenset(step) for step in pairwise(path)}
-            out.append({"gone": [e in gone for e in edges], "source": source, "target": target,
-                        "label": [frozenset(e) in on_path for e in edges]})
+            out.append(
+                {
+                    "gone": [e in gone for e in edges],
+                    "source": source,
+                    "target": target,
+                    "label": [frozenset(e) in on_path for e in edges],
+                }
+            )
     return out
 
 
@@ -72,8 +82,12 @@ class Encoding:
 
     def inputs(self, examples: list[dict]) -> torch.Tensor:
         eye = torch.eye(self.nodes)
-        return torch.stack([torch.cat([eye[e["source"]], eye[e["target"]], torch.tensor(e["gone"], dtype=torch.float)])
-                            for e in examples])
+        return torch.stack(
+            [
+                torch.cat([eye[e["source"]], eye[e["target"]], torch.tensor(e["gone"], dtype=torch.float)])
+                for e in examples
+            ]
+        )
 
     def labels(self, examples: list[dict]) -> torch.Tensor:
         return torch.tensor([e["label"] for e in examples], dtype=torch.float)
@@ -85,8 +99,11 @@ class Encoding:
             gone = {f"edge(n{a},n{b})" for (a, b), g in zip(self.edges, e["gone"]) if g}
             for j in self.circuit.observed:
                 name = self.circuit.variables[j]
-                holds = (name not in gone if name.startswith("edge(") else
-                         name == f"source(n{e['source']})" or name == f"target(n{e['target']})")
+                holds = (
+                    name not in gone
+                    if name.startswith("edge(")
+                    else name == f"source(n{e['source']})" or name == f"target(n{e['target']})"
+                )
                 rows[i, j] = float("inf") if holds else float("-inf")
         return rows
 
@@ -101,14 +118,20 @@ def is_simple_path(chosen: torch.Tensor, example: dict, graph_edges: list) -> bo
         return False
     route = nx.Graph(picked)
     ends = {example["source"], example["target"]}
-    return (ends <= set(route) and nx.is_connected(route) and route.number_of_edges() == route.number_of_nodes() - 1
-            and all(route.degree(v) == (1 if v in ends else 2) for v in route))
+    return (
+        ends <= set(route)
+        and nx.is_connected(route)
+        and route.number_of_edges() == route.number_of_nodes() - 1
+        and all(route.degree(v) == (1 if v in ends else 2) for v in route)
+    )
 
 
 def scores(chosen: torch.Tensor, labels: torch.Tensor, examples: list[dict], graph_edges: list) -> dict:
-    return {"coherent": float((chosen == labels).all(1).float().mean()),
-            "per_edge": float((chosen == labels).float().mean()),
-            "valid": sum(is_simple_path(c, e, graph_edges) for c, e in zip(chosen, examples)) / len(examples)}
+    return {
+        "coherent": float((chosen == labels).all(1).float().mean()),
+        "per_edge": float((chosen == labels).float().mean()),
+        "valid": sum(is_simple_path(c, e, graph_edges) for c, e in zip(chosen, examples)) / len(examples),
+    }
 
 
 def train(config: dict, encoding: Encoding, splits: dict, seed: int, semantic: bool) -> dict:
@@ -156,12 +179,18 @@ def main(argv: list[str]) -> None:
     encoding = Encoding(graph, circuit)
     examples = make_examples(graph, config["examples"], config["removed"], config["data_seed"])
     cut = [int(0.6 * len(examples)), int(0.8 * len(examples))]
-    parts = {"train": examples[: cut[0]], "validation": examples[cut[0]: cut[1]], "test": examples[cut[1]:]}
-    splits = {name: (encoding.inputs(p), encoding.labels(p), encoding.evidence_logits(p), p) for name, p in parts.items()}
-    results = {method: [train(config, encoding, splits, seed, method == "semantic") for seed in config["seeds"]]
-               for method in ("plain", "semantic")}
-    print(f"grid {config['grid']}x{config['grid']}, {len(examples)} examples, seeds {config['seeds']}, "
-          f"circuit {circuit.size()} nodes; test split, mean ± 95 % interval over seeds (%)")
+    parts = {"train": examples[: cut[0]], "validation": examples[cut[0] : cut[1]], "test": examples[cut[1] :]}
+    splits = {
+        name: (encoding.inputs(p), encoding.labels(p), encoding.evidence_logits(p), p) for name, p in parts.items()
+    }
+    results = {
+        method: [train(config, encoding, splits, seed, method == "semantic") for seed in config["seeds"]]
+        for method in ("plain", "semantic")
+    }
+    print(
+        f"grid {config['grid']}x{config['grid']}, {len(examples)} examples, seeds {config['seeds']}, "
+        f"circuit {circuit.size()} nodes; test split, mean ± 95 % interval over seeds (%)"
+    )
     print("| method | decoding | coherent | per edge | valid path |")
     print("| --- | --- | --- | --- | --- |")
     for method, runs in results.items():

@@ -7,6 +7,7 @@ are checked in batches with numpy on the ground formulas, constraint by constrai
 covers templates too large to compile (d-separation with k = 5); a compiled circuit checks the
 same assignments with ``Circuit.satisfied_by``.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -19,10 +20,10 @@ import networkx as nx
 import numpy as np
 
 from neurosym.causal.facts import GraphFacts
-from neurosym.ground import formula as g
 from neurosym.causal.generate import node_names
 from neurosym.causal.sampler import SubsetSampler
 from neurosym.errors import DataError
+from neurosym.ground import formula as g
 
 MODELS = ("truth", "always_yes", "always_no")
 
@@ -38,13 +39,14 @@ def random_dags(count: int, sizes: Sequence[int], seed: int) -> list[nx.DiGraph]
         density = rng.random()
         graph = nx.DiGraph()
         graph.add_nodes_from(rng.sample(names, len(names)))
-        graph.add_edges_from((a, b) for i, a in enumerate(names) for b in names[i + 1:] if rng.random() < density)
+        graph.add_edges_from((a, b) for i, a in enumerate(names) for b in names[i + 1 :] if rng.random() < density)
         graphs.append(graph)
     return graphs
 
 
-def subset_assignments(sampler: SubsetSampler, graphs: Sequence[nx.DiGraph],
-                       facts: Sequence[GraphFacts] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def subset_assignments(
+    sampler: SubsetSampler, graphs: Sequence[nx.DiGraph], facts: Sequence[GraphFacts] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """For every graph and every k-node subset: the true assignment of all template variables
     (``[N, V]`` bool) and the index of the graph it came from (``[N]``). Pass ``facts`` (one per
     graph) to share networkx answers between templates."""
@@ -81,8 +83,13 @@ class AuditReport:
     violations: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
 
 
-def audit(theory_path: str | Path, graphs: Sequence[nx.DiGraph], ks: Sequence[int] = (3, 4, 5),
-          domain: str = "Node", facts: Sequence[GraphFacts] | None = None) -> AuditReport:
+def audit(
+    theory_path: str | Path,
+    graphs: Sequence[nx.DiGraph],
+    ks: Sequence[int] = (3, 4, 5),
+    domain: str = "Node",
+    facts: Sequence[GraphFacts] | None = None,
+) -> AuditReport:
     """Check every k-subset of every graph against each constraint of the theory, for each model.
     The ``"(all)"`` entry counts a subset once when any constraint fails."""
     from neurosym.ground.grounder import ground
@@ -102,15 +109,19 @@ def audit(theory_path: str | Path, graphs: Sequence[nx.DiGraph], ks: Sequence[in
             answered = as_model(truth, predicted, model)
             any_failed = np.zeros(len(answered), dtype=bool)
             for constraint in grounded.constraints:
-                bad = ~np.logical_and.reduce([g.evaluate_batch(f, answered) for f in constraint.conjuncts]
-                                             or [np.ones(len(answered), dtype=bool)])
+                bad = ~np.logical_and.reduce(
+                    [g.evaluate_batch(f, answered) for f in constraint.conjuncts]
+                    or [np.ones(len(answered), dtype=bool)]
+                )
                 any_failed |= bad
                 failed.setdefault(constraint.name, {}).setdefault(model, []).append((bad, owners))
             failed.setdefault("(all)", {}).setdefault(model, []).append((any_failed, owners))
     for name, by_model in failed.items():
         report.violations[name] = {
-            model: (int(sum(bad.sum() for bad, _ in parts)),
-                    len(set().union(*(set(owners[bad].tolist()) for bad, owners in parts))))
+            model: (
+                int(sum(bad.sum() for bad, _ in parts)),
+                len(set().union(*(set(owners[bad].tolist()) for bad, owners in parts))),
+            )
             for model, parts in by_model.items()
         }
     if not any(report.subsets.values()):

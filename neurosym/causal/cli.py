@@ -1,4 +1,5 @@
 """`neurosym data`: generate causal question files, summarize them, audit the causal templates."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from neurosym.causal.audit import MODELS, audit as run_audit, random_dags
+from neurosym.causal.audit import MODELS, random_dags
+from neurosym.causal.audit import audit as run_audit
 from neurosym.causal.generate import generate as generate_questions
 from neurosym.causal.io import LoadResult, load_questions, write_questions
 from neurosym.causal.stats import FileStats, GroupStats, summarize
@@ -16,8 +18,12 @@ from neurosym.errors import NeurosymError
 from neurosym.resources import constraint_path
 from neurosym.terminal import console, errors, friendly
 
-data_app = typer.Typer(help="Causal question data: generate files, show their statistics, audit the templates.",
-                       no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+data_app = typer.Typer(
+    help="Causal question data: generate files, show their statistics, audit the templates.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 
 
 @data_app.command()
@@ -28,12 +34,14 @@ def generate(
     split: Annotated[str, typer.Option(help="train, dev or eval.")] = "train",
     n: Annotated[int, typer.Option("--n", help="Number of questions.")] = 50000,
     seed: Annotated[int, typer.Option(help="Seed; the same command writes the same file.")] = 0,
-    family: Annotated[Optional[list[str]], typer.Option(
-        help="Family to draw from (repeatable); default: all families of the split.")] = None,
+    family: Annotated[
+        Optional[list[str]], typer.Option(help="Family to draw from (repeatable); default: all families of the split.")
+    ] = None,
     yes_fraction: Annotated[float, typer.Option(help="Share of Yes labels (exact).")] = 0.5,
     natural: Annotated[bool, typer.Option("--natural", help="Keep the natural label distribution.")] = False,
-    per_size: Annotated[bool, typer.Option("--per-size", help="Share N evenly over every family's graph sizes too, "
-                                                              "each size balanced.")] = False,
+    per_size: Annotated[
+        bool, typer.Option("--per-size", help="Share N evenly over every family's graph sizes too, each size balanced.")
+    ] = False,
 ):
     """Write N questions of a split (balanced labels; no premise shared between splits)."""
     questions = generate_questions(task, split, n, seed, family, None if natural else yes_fraction, per_size)
@@ -66,7 +74,9 @@ def stats(
 @data_app.command()
 @friendly
 def audit(
-    task: Annotated[str, typer.Option(help="transitivity or dseparation (picks the shipped template).")] = "transitivity",
+    task: Annotated[
+        str, typer.Option(help="transitivity or dseparation (picks the shipped template).")
+    ] = "transitivity",
     theory: Annotated[Optional[Path], typer.Option(help="Constraint file to audit instead of the shipped one.")] = None,
     graphs: Annotated[int, typer.Option(help="Random DAGs to draw.")] = 1000,
     nodes: Annotated[tuple[int, int], typer.Option(help="Smallest and largest graph size.")] = (3, 7),
@@ -77,8 +87,10 @@ def audit(
     path = theory or constraint_path(f"causal/{task}.ns")
     report = run_audit(path, random_dags(graphs, range(nodes[0], nodes[1] + 1), seed), k or (3, 4, 5))
     subsets = ", ".join(f"k={size}: {count:,}" for size, count in report.subsets.items())
-    console.print(f"{escape(report.theory)}: {report.graphs:,} DAGs of {nodes[0]}–{nodes[1]} nodes "
-                  f"({report.graphs_with_edge:,} with an edge); subsets {subsets}")
+    console.print(
+        f"{escape(report.theory)}: {report.graphs:,} DAGs of {nodes[0]}–{nodes[1]} nodes "
+        f"({report.graphs_with_edge:,} with an edge); subsets {subsets}"
+    )
     table = Table("constraint", *(m.replace("_", " ") for m in MODELS), title="subsets violated (graphs)")
     for name, by_model in report.violations.items():
         table.add_row(name, *(f"{by_model[m][0]:,} ({by_model[m][1]:,})" for m in MODELS))
@@ -89,11 +101,18 @@ def audit(
 
 
 def _print_stats(summaries: list[FileStats], show: int) -> None:
-    files = Table("file", "format", "rows", "Yes/No", "Yes %", "nodes", "rejected", "label≠graph", "other task",
-                  title="questions")
+    files = Table(
+        "file", "format", "rows", "Yes/No", "Yes %", "nodes", "rejected", "label≠graph", "other task", title="questions"
+    )
     for s in summaries:
-        files.add_row(escape(Path(s.path).name), s.format, *_group_cells(s.total), str(len(s.rejects)),
-                      str(len(s.disagreements)), str(s.skipped))
+        files.add_row(
+            escape(Path(s.path).name),
+            s.format,
+            *_group_cells(s.total),
+            str(len(s.rejects)),
+            str(len(s.disagreements)),
+            str(s.skipped),
+        )
     console.print(files)
     families = Table("file", "task/family", "rows", "Yes/No", "Yes %", "nodes", title="by family")
     for s in summaries:
@@ -106,8 +125,12 @@ def _print_stats(summaries: list[FileStats], show: int) -> None:
         for reject in s.rejects[:show]:
             console.print(f"[yellow]rejected[/] {escape(str(reject))}", highlight=False, soft_wrap=True)
         for row, q in s.disagreements[:show]:
-            console.print(f"[red]label≠graph[/] {escape(s.path)}:{row}: {escape(q.question)} labelled {q.label}, "
-                          f"the premise says {q.truth_label}", highlight=False, soft_wrap=True)
+            console.print(
+                f"[red]label≠graph[/] {escape(s.path)}:{row}: {escape(q.question)} labelled {q.label}, "
+                f"the premise says {q.truth_label}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _group_cells(group: GroupStats) -> list[str]:

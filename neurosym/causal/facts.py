@@ -4,6 +4,7 @@ Labels are graph facts, never taken on trust from a file: a directed path for tr
 ``nx.is_d_separator`` for d-separation. Answers are cached per graph because the subset sampler
 and the soundness audit ask the same facts of many subsets of one graph.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
@@ -45,8 +46,10 @@ class GraphFacts:
     def dsep(self, x, y, given: frozenset) -> bool:
         """x and y are d-separated given ``given`` (the d-separation label)."""
         if x == y or x in given or y in given:
-            raise DataError(f"d-separation of {x!r} and {y!r} given {set(given) or '{}'} is not a question: "
-                            "the two nodes must differ and lie outside the conditioning set")
+            raise DataError(
+                f"d-separation of {x!r} and {y!r} given {set(given) or '{}'} is not a question: "
+                "the two nodes must differ and lie outside the conditioning set"
+            )
         key = (frozenset((x, y)), given)
         if key not in self._dsep:
             self._dsep[key] = nx.is_d_separator(self.graph, {x}, {y}, set(given))

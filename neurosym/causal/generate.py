@@ -11,6 +11,7 @@ Two guarantees the original generator lacks:
   of the split it is making. Reordering the sentences (the reversed and shuffled families) does
   not change the hash, so an evaluation premise is never a training graph in another order.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -149,8 +150,15 @@ def draw_query(task: Task, nodes: Sequence[str], rng: random.Random, max_given: 
     return (x, y, frozenset(rng.sample(others, size)))
 
 
-def generate(task: Task, split: Split, n: int, seed: int = 0, families: Sequence[str] | None = None,
-             yes_fraction: float | None = 0.5, per_size: bool = False) -> list[Question]:
+def generate(
+    task: Task,
+    split: Split,
+    n: int,
+    seed: int = 0,
+    families: Sequence[str] | None = None,
+    yes_fraction: float | None = 0.5,
+    per_size: bool = False,
+) -> list[Question]:
     """``n`` questions for ``split``, shared out evenly over the chosen families.
 
     With ``yes_fraction`` (default 0.5) the Yes count is exactly ``round(n × yes_fraction)``, each
@@ -175,7 +183,9 @@ def generate(task: Task, split: Split, n: int, seed: int = 0, families: Sequence
     return out
 
 
-def write_eval_splits(out: str | Path, per_size: int, seed: int = 0, tasks: Sequence[Task] = TASKS) -> dict[str, list[Path]]:
+def write_eval_splits(
+    out: str | Path, per_size: int, seed: int = 0, tasks: Sequence[Task] = TASKS
+) -> dict[str, list[Path]]:
     """One balanced file per task and evaluation family under ``out`` (``per_size`` questions of each
     graph size, half Yes), reused when already written; task → paths."""
     files: dict[str, list[Path]] = {}
@@ -183,8 +193,9 @@ def write_eval_splits(out: str | Path, per_size: int, seed: int = 0, tasks: Sequ
         for family in families_for(task, "eval"):
             path = Path(out) / task / f"{family.name}-seed{seed}-{per_size}.jsonl"
             if not path.is_file():
-                write_questions(path, generate(task, "eval", per_size * len(family.sizes), seed, [family.name],
-                                               per_size=True), seed)
+                write_questions(
+                    path, generate(task, "eval", per_size * len(family.sizes), seed, [family.name], per_size=True), seed
+                )
             files.setdefault(task, []).append(path)
     return files
 
@@ -194,8 +205,9 @@ def _shares(total: int, parts: int) -> list[int]:
     return [total // parts + (i < total % parts) for i in range(parts)]
 
 
-def _family_questions(family: Family, split: Split, wanted: dict[bool | None, int],
-                      rng: random.Random) -> list[Question]:
+def _family_questions(
+    family: Family, split: Split, wanted: dict[bool | None, int], rng: random.Random
+) -> list[Question]:
     """Draw graphs of ``split`` until ``wanted`` (label → count, None = any label) is filled; at
     most one question per wanted label per graph, no (premise, question) pair twice."""
     questions: list[Question] = []
@@ -204,10 +216,13 @@ def _family_questions(family: Family, split: Split, wanted: dict[bool | None, in
     while any(wanted.values()):
         idle += 1
         if idle > _IDLE_GRAPHS:
-            missing = ", ".join(f"{left} × {'any' if label is None else as_label(label)}"
-                                for label, left in wanted.items() if left)
-            raise DataError(f"family {family.task}/{family.name} yields no more questions of the labels still "
-                            f"wanted ({missing}) after {_IDLE_GRAPHS} graphs; lower --n or change the Yes fraction")
+            missing = ", ".join(
+                f"{left} × {'any' if label is None else as_label(label)}" for label, left in wanted.items() if left
+            )
+            raise DataError(
+                f"family {family.task}/{family.name} yields no more questions of the labels still "
+                f"wanted ({missing}) after {_IDLE_GRAPHS} graphs; lower --n or change the Yes fraction"
+            )
         edges = draw_edges(family, rng)
         graph = nx.freeze(nx.DiGraph(edges))
         if premise_split(graph) != split:
@@ -220,8 +235,9 @@ def _family_questions(family: Family, split: Split, wanted: dict[bool | None, in
                 text = render_question(family.task, query)
                 if (label is None or truth == label) and (premise, text) not in seen:
                     seen.add((premise, text))
-                    questions.append(Question(family.task, premise, text, as_label(truth), graph, query, truth,
-                                              split, family.name))
+                    questions.append(
+                        Question(family.task, premise, text, as_label(truth), graph, query, truth, split, family.name)
+                    )
                     wanted[label] -= 1
                     idle = 0
                     break

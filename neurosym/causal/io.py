@@ -13,6 +13,7 @@ A malformed row becomes a `Reject` naming file, row and reason, and reading goes
 that cannot be read at all (missing, not a pickle of a dict, no JSON object on any line) raises
 DataError.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -130,7 +131,9 @@ def _read_jsonl(path: Path, data: bytes) -> tuple[str, list[tuple[int, object]],
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as error:
-            rejects.append(Reject(str(path), number, f"not valid JSON ({error.msg}, column {error.colno})", _clip(line)))
+            rejects.append(
+                Reject(str(path), number, f"not valid JSON ({error.msg}, column {error.colno})", _clip(line))
+            )
             continue
         if not isinstance(obj, dict):
             rejects.append(Reject(str(path), number, f"expected a JSON object, got {type(obj).__name__}", _clip(line)))
@@ -139,8 +142,9 @@ def _read_jsonl(path: Path, data: bytes) -> tuple[str, list[tuple[int, object]],
         rows.append((number, obj))
     if fmt is None:
         first = min([r.row for r in rejects] + [number for number, _ in rows], default=1)
-        raise DataError(f"{path} has no JSON object rows in a known format ({', '.join(FORMATS)})",
-                        Location(str(path), first, 1))
+        raise DataError(
+            f"{path} has no JSON object rows in a known format ({', '.join(FORMATS)})", Location(str(path), first, 1)
+        )
     return fmt, rows, rejects
 
 
@@ -214,8 +218,16 @@ def _clip(raw, width: int = 160) -> str:
 
 def question_row(question: Question, seed: int | None = None) -> dict:
     """One question as a row of the neurosym format."""
-    row = {"task": question.task, "split": question.split, "family": question.family, "nodes": question.nodes,
-           "seed": seed, "premise": question.premise, "question": question.question, "label": question.label}
+    row = {
+        "task": question.task,
+        "split": question.split,
+        "family": question.family,
+        "nodes": question.nodes,
+        "seed": seed,
+        "premise": question.premise,
+        "question": question.question,
+        "label": question.label,
+    }
     return {key: value for key, value in row.items() if value is not None or key == "label"}
 
 

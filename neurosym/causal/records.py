@@ -1,4 +1,5 @@
 """One record type for a causal Yes/No question, whatever file format it came from."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,8 +43,16 @@ class Question:
     family: str | None = None
 
     @classmethod
-    def parse(cls, premise: str, question: str, label=None, *, task: Task | None = None,
-              split: str | None = None, family: str | None = None) -> "Question":
+    def parse(
+        cls,
+        premise: str,
+        question: str,
+        label=None,
+        *,
+        task: Task | None = None,
+        split: str | None = None,
+        family: str | None = None,
+    ) -> Question:
         """Parse and check the texts; DataError names the offending sentence, node or label."""
         graph, _ = parse_premise(premise)
         found, query = parse_question(question)
@@ -53,8 +62,17 @@ class Question:
             if node not in graph:
                 raise DataError(f"question {question.strip()!r} mentions {node!r}, which no premise sentence names")
         truth = GraphFacts(graph).answer(found, query)
-        return cls(found, premise.strip(), question.strip(), None if label is None else normalize_label(label),
-                   nx.freeze(graph), query, truth, split, family)
+        return cls(
+            found,
+            premise.strip(),
+            question.strip(),
+            None if label is None else normalize_label(label),
+            nx.freeze(graph),
+            query,
+            truth,
+            split,
+            family,
+        )
 
     @property
     def nodes(self) -> int:
@@ -73,4 +91,3 @@ class Question:
     def text(self) -> str:
         """Premise and question in one string, as the pickled benchmark files key them."""
         return f"{self.premise} {self.question}"
-

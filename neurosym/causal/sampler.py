@@ -12,6 +12,7 @@ neither asked nor observed, and the mask leaves them out: they are quantified ex
 asked answers and the evidence need only extend to some model (a sound theory always has one for
 the true answers, whatever the unmapped elements stand for).
 """
+
 from __future__ import annotations
 
 import math
@@ -73,38 +74,40 @@ class SubsetSample:
     evidence: dict[int, int]  # variable index → 0/1, for observed atoms
     num_variables: int
 
-    def targets(self) -> "torch.Tensor":
+    def targets(self) -> torch.Tensor:
         """The true 0/1 answers of ``queries``, in order (a perfect model's P(Yes))."""
         import torch
 
         return torch.tensor([q.label == "Yes" for q in self.queries], dtype=torch.get_default_dtype())
 
-    def probabilities(self, p_yes) -> "torch.Tensor":
+    def probabilities(self, p_yes) -> torch.Tensor:
         """The ``[..., V]`` belief tensor: evidence as 0/1, ``p_yes[..., i]`` (the model's P(Yes) for
         ``queries[i]``) at its variable, 0 where the mask is False. Keeps ``p_yes``'s autograd graph."""
         return self._circuit_input(p_yes, "P(Yes)", true=1.0, false=0.0)
 
-    def logits(self, z) -> "torch.Tensor":
+    def logits(self, z) -> torch.Tensor:
         """The same in logit space: evidence as ±inf, ``z[..., i]`` (logit_yes − logit_no for
         ``queries[i]``) at its variable, 0 where the mask is False. Keeps ``z``'s autograd graph."""
         return self._circuit_input(z, "logits", true=math.inf, false=-math.inf)
 
-    def _circuit_input(self, asked, what: str, true: float, false: float) -> "torch.Tensor":
+    def _circuit_input(self, asked, what: str, true: float, false: float) -> torch.Tensor:
         import torch
 
         values = asked if isinstance(asked, torch.Tensor) else torch.tensor(asked, dtype=torch.get_default_dtype())
         if values.shape[-1:] != (len(self.queries),):
-            raise DataError(f"expected {what} for {len(self.queries)} asked queries, got a tensor of shape "
-                            f"{tuple(values.shape)}")
+            raise DataError(
+                f"expected {what} for {len(self.queries)} asked queries, got a tensor of shape {tuple(values.shape)}"
+            )
         out = torch.zeros(self.num_variables, dtype=values.dtype, device=values.device)
         if self.evidence:
-            out[list(self.evidence)] = torch.tensor([true if v else false for v in self.evidence.values()],
-                                                    dtype=values.dtype, device=values.device)
+            out[list(self.evidence)] = torch.tensor(
+                [true if v else false for v in self.evidence.values()], dtype=values.dtype, device=values.device
+            )
         out = out.expand(*values.shape[:-1], self.num_variables).clone()
         out[..., [q.index for q in self.queries]] = values
         return out
 
-    def mask(self, device=None) -> "torch.Tensor":
+    def mask(self, device=None) -> torch.Tensor:
         """``[V]`` bool: True for the observed and the asked variables."""
         import torch
 
@@ -134,9 +137,12 @@ class SubsetSampler:
         except DataError as error:
             if source is None:
                 raise
-            raise DataError(f"{source}: {error}", hint="a theory of causal questions speaks of observed "
-                            f"{', '.join(EVIDENCE_PREDICATES)} and predicted {', '.join(QUESTION_PREDICATES)} "
-                            "(docs/data.md, \"The subset sampler\")") from None
+            raise DataError(
+                f"{source}: {error}",
+                hint="a theory of causal questions speaks of observed "
+                f"{', '.join(EVIDENCE_PREDICATES)} and predicted {', '.join(QUESTION_PREDICATES)} "
+                '(docs/data.md, "The subset sampler")',
+            ) from None
 
     def _read(self, variables: Sequence[str], observed: Iterable[int] | None) -> None:
         atoms = [parse_atom(v) for v in variables]
@@ -144,25 +150,31 @@ class SubsetSampler:
         self.elements = _elements(atoms)
         self.k = len(self.elements)
         position = {e: i for i, e in enumerate(self.elements)}
-        observed_set = set(observed) if observed is not None else {
-            i for i, (pred, _) in enumerate(atoms) if pred not in QUESTION_PREDICATES}
+        observed_set = (
+            set(observed)
+            if observed is not None
+            else {i for i, (pred, _) in enumerate(atoms) if pred not in QUESTION_PREDICATES}
+        )
         self._slots: list[_Slot] = []
         for i, (pred, args) in enumerate(atoms):
             kinds = _kinds(self.variables[i], pred, i in observed_set)
             if "".join("s" if isinstance(a, frozenset) else "e" for a in args) != kinds:
-                raise DataError(f"variable {self.variables[i]!r}: {pred} takes arguments of kinds {kinds!r} "
-                                "(e = element, s = set)")
+                raise DataError(
+                    f"variable {self.variables[i]!r}: {pred} takes arguments of kinds {kinds!r} (e = element, s = set)"
+                )
             mapped = tuple(position[a] if isinstance(a, str) else frozenset(position[m] for m in a) for a in args)
             if pred == "dsep" and (args[0] == args[1] or {args[0], args[1]} & args[2]):
-                raise DataError(f"variable {self.variables[i]!r} asks about a node pair that is not two distinct "
-                                "nodes outside the conditioning set")
+                raise DataError(
+                    f"variable {self.variables[i]!r} asks about a node pair that is not two distinct "
+                    "nodes outside the conditioning set"
+                )
             top = max((j for a in mapped for j in (a if isinstance(a, frozenset) else (a,))), default=-1)
             self._slots.append(_Slot(i, pred, mapped, i in observed_set, top))
         self._by_key = {(s.predicate, s.args): s for s in self._slots}
         self._predicates = {s.predicate for s in self._slots}
 
     @classmethod
-    def for_circuit(cls, circuit) -> "SubsetSampler":
+    def for_circuit(cls, circuit) -> SubsetSampler:
         """From anything with ``variables`` and ``observed`` (a compiled circuit, whose errors name
         its constraint file)."""
         return cls(circuit.variables, circuit.observed, getattr(circuit, "manifest", {}).get("source"))
@@ -184,9 +196,16 @@ class SubsetSampler:
         rng.shuffle(chosen)
         return tuple(chosen)
 
-    def ground(self, graph: nx.DiGraph, nodes: Sequence[Hashable], *, focus: Query | None = None,
-               max_queries: int | None = None, rng: random.Random | None = None,
-               facts: GraphFacts | None = None) -> SubsetSample:
+    def ground(
+        self,
+        graph: nx.DiGraph,
+        nodes: Sequence[Hashable],
+        *,
+        focus: Query | None = None,
+        max_queries: int | None = None,
+        rng: random.Random | None = None,
+        facts: GraphFacts | None = None,
+    ) -> SubsetSample:
         """Ground the template with element i ↦ ``nodes[i]``; ask every predicted atom, or
         ``max_queries`` of them (drawn with ``rng``, seed 0 when none is given), always including the
         ``focus`` query's own atom when the template has it. Pass ``facts`` to share networkx answers
@@ -213,12 +232,12 @@ class SubsetSampler:
         mapping = {self.elements[i]: node for i, node in enumerate(nodes)}
         return SubsetSample(mapping, queries, evidence, len(self.variables))
 
-    def sample(self, question: Question, rng: random.Random, max_queries: int | None = None,
-               facts: GraphFacts | None = None) -> SubsetSample:
+    def sample(
+        self, question: Question, rng: random.Random, max_queries: int | None = None, facts: GraphFacts | None = None
+    ) -> SubsetSample:
         """`choose` a subset around the question's query and `ground` the template on it."""
         nodes = self.choose(question.graph, question.query, rng)
-        return self.ground(question.graph, nodes, focus=question.query, max_queries=max_queries, rng=rng,
-                           facts=facts)
+        return self.ground(question.graph, nodes, focus=question.query, max_queries=max_queries, rng=rng, facts=facts)
 
     def _focus_slot(self, nodes: Sequence[Hashable], focus: Query | None) -> _Slot | None:
         if focus is None or not set(query_nodes(focus)) <= set(nodes):
@@ -237,8 +256,9 @@ def _kinds(variable: str, predicate: str, observed: bool) -> str:
     if not observed and predicate in QUESTION_PREDICATES:
         return QUESTION_PREDICATES[predicate][1]
     role, known = ("observed", EVIDENCE_PREDICATES) if observed else ("predicted", QUESTION_PREDICATES)
-    raise DataError(f"unknown {role} predicate {predicate!r} (variable {variable!r}); the causal sampler knows "
-                    f"{', '.join(known)}")
+    raise DataError(
+        f"unknown {role} predicate {predicate!r} (variable {variable!r}); the causal sampler knows {', '.join(known)}"
+    )
 
 
 def _elements(atoms: list[tuple[str, tuple[Arg, ...]]]) -> tuple[str, ...]:
@@ -246,7 +266,7 @@ def _elements(atoms: list[tuple[str, tuple[Arg, ...]]]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for _, args in atoms:
         for arg in args:
-            for element in (sorted(arg) if isinstance(arg, frozenset) else (arg,)):
+            for element in sorted(arg) if isinstance(arg, frozenset) else (arg,):
                 seen.setdefault(element)
     indexed = {e: _INDEXED.fullmatch(e) for e in seen}
     if all(indexed.values()):

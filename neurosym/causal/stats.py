@@ -1,4 +1,5 @@
 """Figures about a loaded question file: balance, graph sizes, rejects, label/graph disagreements."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -50,5 +51,12 @@ def summarize(result: LoadResult) -> FileStats:
     for question in result.questions:
         total.add(question)
         families.setdefault(f"{question.task}/{question.family or '–'}", GroupStats()).add(question)
-    return FileStats(str(result.path), result.format, total, dict(sorted(families.items())), result.rejects,
-                     result.disagreements(), result.skipped)
+    return FileStats(
+        str(result.path),
+        result.format,
+        total,
+        dict(sorted(families.items())),
+        result.rejects,
+        result.disagreements(),
+        result.skipped,
+    )

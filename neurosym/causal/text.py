@@ -6,6 +6,7 @@ The forms are those of the axiomatic-training benchmark (Vashishtha et al., ICML
 ``_``) and may look like English words (``No``, ``yes``, ``Does``), so parsing is anchored on the
 sentence structure, never on what a name looks like.
 """
+
 from __future__ import annotations
 
 import re
@@ -113,7 +114,7 @@ def split_text(text: str) -> tuple[str, str]:
     match = _TRAILING_QUESTION.search(text)
     if match is None:
         raise DataError(f"no question at the end of {_clip(text)!r}")
-    return text[: match.start()].strip(), text[match.start():].strip()
+    return text[: match.start()].strip(), text[match.start() :].strip()
 
 
 def _clip(text: str, width: int = 120) -> str:

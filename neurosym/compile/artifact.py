@@ -6,6 +6,7 @@ per-constraint figures, and the source texts so the theory can be re-grounded). 
 circuit is cached beside them as ``tensor.pt`` the first time it is needed. Loading checks the
 files against the manifest.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -147,8 +148,10 @@ class Circuit:
             folder.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         except OSError as error:
-            raise ArtifactError(f"cannot write the artifact folder {folder}: {error.strerror or error}",
-                                hint="choose another --output folder (or $NEUROSYM_CACHE), or pass --no-cache") from None
+            raise ArtifactError(
+                f"cannot write the artifact folder {folder}: {error.strerror or error}",
+                hint="choose another --output folder (or $NEUROSYM_CACHE), or pass --no-cache",
+            ) from None
         try:
             self.manager.vtree().save(str(staging / VTREE_FILE).encode())
             self.manager.save(str(staging / SDD_FILE).encode(), self.root)
@@ -176,10 +179,14 @@ def load_circuit(folder: str | Path) -> Circuit:
     manifest_path = folder / MANIFEST_FILE
     if not folder.is_dir():
         what = "does not exist" if not folder.exists() else "is a file, not an artifact folder"
-        raise ArtifactError(f"{folder} {what}", hint="create an artifact with `neurosym compile FILE --domain NAME=SIZE -o FOLDER`")
+        raise ArtifactError(
+            f"{folder} {what}", hint="create an artifact with `neurosym compile FILE --domain NAME=SIZE -o FOLDER`"
+        )
     if not manifest_path.is_file():
-        raise ArtifactError(f"{folder} is not a compiled circuit: {MANIFEST_FILE} is missing",
-                            hint="create one with `neurosym compile FILE --domain NAME=SIZE -o FOLDER`")
+        raise ArtifactError(
+            f"{folder} is not a compiled circuit: {MANIFEST_FILE} is missing",
+            hint="create one with `neurosym compile FILE --domain NAME=SIZE -o FOLDER`",
+        )
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -190,8 +197,10 @@ def load_circuit(folder: str | Path) -> Circuit:
         if not path.is_file():
             raise ArtifactError(f"{path} is missing (listed in {manifest_path})")
         if _sha256(path) != digest:
-            raise ArtifactError(f"{path} does not match the hash in {manifest_path}; the artifact was modified",
-                                hint="recompile with `neurosym compile ... --no-cache`")
+            raise ArtifactError(
+                f"{path} does not match the hash in {manifest_path}; the artifact was modified",
+                hint="recompile with `neurosym compile ... --no-cache`",
+            )
     var_count = max(len(manifest["atoms"]), 1)
     # PySDD's readers end the process on a malformed file, so the files are checked here first.
     vtree_ids = _check_vtree_file(folder / VTREE_FILE, var_count)
@@ -207,21 +216,33 @@ def load_circuit(folder: str | Path) -> Circuit:
 def _check_manifest(manifest, path: Path) -> None:
     if not isinstance(manifest, dict):
         raise ArtifactError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
-    required = {"format": int, "theory": str, "atoms": list, "model_count": int, "sdd_size": int,
-                "files": dict, "sources": dict, "domain_spec": dict}
+    required = {
+        "format": int,
+        "theory": str,
+        "atoms": list,
+        "model_count": int,
+        "sdd_size": int,
+        "files": dict,
+        "sources": dict,
+        "domain_spec": dict,
+    }
     missing = [k for k in required if k not in manifest]
     if missing:
         raise ArtifactError(f"{path}: manifest lacks {', '.join(missing)}")
     if manifest["format"] != FORMAT_VERSION:
-        raise ArtifactError(f"{path}: artifact format {manifest['format']!r}, this neurosym reads {FORMAT_VERSION}",
-                            hint="recompile it with this version: `neurosym compile ... -o FOLDER`")
+        raise ArtifactError(
+            f"{path}: artifact format {manifest['format']!r}, this neurosym reads {FORMAT_VERSION}",
+            hint="recompile it with this version: `neurosym compile ... -o FOLDER`",
+        )
     for key, kind in required.items():
         if not isinstance(manifest[key], kind):
             raise ArtifactError(f"{path}: {key!r} should be a {kind.__name__}, got {type(manifest[key]).__name__}")
     if sorted(manifest["files"]) != sorted((SDD_FILE, VTREE_FILE)):
         raise ArtifactError(f"{path}: 'files' must list the hashes of {SDD_FILE} and {VTREE_FILE}")
-    if not all(isinstance(a, dict) and isinstance(a.get("name"), str) and a.get("kind") in ("observed", "predicted")
-               for a in manifest["atoms"]):
+    if not all(
+        isinstance(a, dict) and isinstance(a.get("name"), str) and a.get("kind") in ("observed", "predicted")
+        for a in manifest["atoms"]
+    ):
         raise ArtifactError(f"{path}: every atom needs a 'name' and a 'kind' (observed or predicted)")
 
 
@@ -248,7 +269,8 @@ def _check_vtree_file(path: Path, var_count: int) -> set[int]:
     ids: set[int] = set()
     for tag, values in _records(path, "vtree"):
         ok = (tag == "L" and len(values) == 2 and 1 <= values[1] <= var_count) or (
-            tag == "I" and len(values) == 3 and values[1] in ids and values[2] in ids)
+            tag == "I" and len(values) == 3 and values[1] in ids and values[2] in ids
+        )
         if not ok or values[0] in ids:
             raise ArtifactError(f"{path}: malformed vtree node {tag} {values}")
         ids.add(values[0])
@@ -263,8 +285,13 @@ def _check_sdd_file(path: Path, vtree_ids: set[int], var_count: int) -> None:
         elif tag == "L":
             ok = len(values) == 3 and values[1] in vtree_ids and 1 <= abs(values[2]) <= var_count
         else:
-            ok = (tag == "D" and len(values) >= 3 and values[1] in vtree_ids and len(values) == 3 + 2 * values[2]
-                  and all(child in ids for child in values[3:]))
+            ok = (
+                tag == "D"
+                and len(values) >= 3
+                and values[1] in vtree_ids
+                and len(values) == 3 + 2 * values[2]
+                and all(child in ids for child in values[3:])
+            )
         if not ok or values[0] in ids:
             raise ArtifactError(f"{path}: malformed SDD node {tag} {values[:6]}")
         ids.add(values[0])

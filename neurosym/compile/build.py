@@ -3,6 +3,7 @@
 The cache key hashes the source texts (the file and its includes, in order), the domains and
 the compile options; ``NEUROSYM_CACHE`` sets the cache folder, ``cache=False`` bypasses it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,13 +55,20 @@ def compile(  # noqa: A001 - the public name users asked for: ns.compile(theory,
 
 
 def source_hash(theory: Theory, spec: dict, options: CompileOptions) -> str:
-    payload = {"format": FORMAT_VERSION, "texts": [theory.texts[f] for f in theory.files],
-               "domains": spec, "options": options.key()}
+    payload = {
+        "format": FORMAT_VERSION,
+        "texts": [theory.texts[f] for f in theory.files],
+        "domains": spec,
+        "options": options.key(),
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def _canonical_domains(domains: DomainSpec | None) -> dict:
-    return {name: (list(value) if isinstance(value, (list, tuple)) else value) for name, value in sorted((domains or {}).items())}
+    return {
+        name: (list(value) if isinstance(value, (list, tuple)) else value)
+        for name, value in sorted((domains or {}).items())
+    }
 
 
 def _from_cache(folder: Path) -> Circuit | None:

@@ -11,6 +11,7 @@ Hidden atoms are quantified out exactly: each one as soon as the last conjunct t
 has been conjoined (what is conjoined later does not mention it, so this equals quantifying the
 whole conjunction), and the SDD then moves to a manager over the observed and predicted atoms.
 """
+
 from __future__ import annotations
 
 import time
@@ -31,7 +32,8 @@ from neurosym.compile.vtree import (
 )
 from neurosym.errors import CompilationError
 from neurosym.ground import formula as g
-from neurosym.ground.grounder import GroundTheory, ground as ground_theory
+from neurosym.ground.grounder import GroundTheory
+from neurosym.ground.grounder import ground as ground_theory
 
 # The (order, vtree) pairs that ``order="auto"`` tries, best first on the shipped theories:
 # blocks suit relations over pairs (transitivity), min-fill suits many observed side atoms (d-separation).
@@ -53,25 +55,37 @@ class CompileOptions:
     timeout: float | None = None  # seconds at which to give up
 
     def __post_init__(self):
-        choices = {"order": ("auto", *get_args(OrderHeuristic)), "vtree": get_args(VtreeShape),
-                   "conjoin": ("depth", "source"), "minimize": ("none", "final", "dynamic")}
+        choices = {
+            "order": ("auto", *get_args(OrderHeuristic)),
+            "vtree": get_args(VtreeShape),
+            "conjoin": ("depth", "source"),
+            "minimize": ("none", "final", "dynamic"),
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise CompilationError(f"compile option {_flag(name)} must be one of {', '.join(allowed)}; "
-                                       f"got {getattr(self, name)!r}")
+                raise CompilationError(
+                    f"compile option {_flag(name)} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}"
+                )
         for name, low in (("minimize_seconds", 0), ("minimize_up_to", 0), ("max_size", 1), ("timeout", 0)):
             value = getattr(self, name)
             if value is None and name in ("max_size", "timeout"):
                 continue
             whole = name in ("minimize_up_to", "max_size")
             if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or value < low:
-                raise CompilationError(f"compile option {_flag(name)} must be a {'whole ' if whole else ''}number "
-                                       f"of at least {low}; got {value!r}")
+                raise CompilationError(
+                    f"compile option {_flag(name)} must be a {'whole ' if whole else ''}number "
+                    f"of at least {low}; got {value!r}"
+                )
 
     def key(self) -> dict:
-        return {"order": self.order, "vtree": self.vtree, "conjoin": self.conjoin,
-                "minimize": self.minimize, "minimize_seconds": self.minimize_seconds,
-                "minimize_up_to": self.minimize_up_to}
+        return {
+            "order": self.order,
+            "vtree": self.vtree,
+            "conjoin": self.conjoin,
+            "minimize": self.minimize,
+            "minimize_seconds": self.minimize_seconds,
+            "minimize_up_to": self.minimize_up_to,
+        }
 
 
 @dataclass
@@ -93,7 +107,9 @@ class _Budget:
         over_time = o.timeout is not None and elapsed > o.timeout
         size = self.manager.live_size() if o.max_size is not None else 0
         if over_time or (o.max_size is not None and size > o.max_size):
-            what = f"ran past {o.timeout:g} s" if over_time else f"reached SDD size {size:,} > --max-size {o.max_size:,}"
+            what = (
+                f"ran past {o.timeout:g} s" if over_time else f"reached SDD size {size:,} > --max-size {o.max_size:,}"
+            )
             domains = ", ".join(f"{d.name}={len(d.elements)}" for d in self.ground.domains.values() if d.base is None)
             raise CompilationError(
                 f"compiling theory {self.ground.theory.name!r} with {domains or 'no domains'} "
@@ -198,19 +214,34 @@ def choose_strategy(ground: GroundTheory, options: CompileOptions) -> tuple[str,
     domains (n - 2 elements, but at least 3 and below n where possible: the ranking holds across
     neighbouring sizes, and the small instance compiles in a fraction of the time). A try stops
     once it grows past twice the best size so far or runs twice as long."""
-    smaller = {name: list(d.elements[: max(2, min(len(d.elements) - 1, 3), len(d.elements) - 2)])
-               for name, d in ground.domains.items()
-               if name in ground.theory.domains and ground.theory.domains[name].elements is None}
-    kept = {name: [row for row in rows if all(e in smaller.get(d, ground.domains[d].elements)
-                                              for e, d in zip(row, ground.theory.relations[name].arg_domains))]
-            for name, rows in ground.relations.items()}  # the relations among the elements kept
+    smaller = {
+        name: list(d.elements[: max(2, min(len(d.elements) - 1, 3), len(d.elements) - 2)])
+        for name, d in ground.domains.items()
+        if name in ground.theory.domains and ground.theory.domains[name].elements is None
+    }
+    kept = {
+        name: [
+            row
+            for row in rows
+            if all(
+                e in smaller.get(d, ground.domains[d].elements)
+                for e, d in zip(row, ground.theory.relations[name].arg_domains)
+            )
+        ]
+        for name, rows in ground.relations.items()
+    }  # the relations among the elements kept
     probe = ground_theory(ground.theory, {**smaller, **kept})
     best, best_size, best_seconds = AUTO_CANDIDATES[0], None, None
     for order_name, shape in AUTO_CANDIDATES:
         bounded = best_size is not None
         limits = [t for t in (options.timeout, 2 * best_seconds + 1 if bounded else None) if t is not None]
-        trial = CompileOptions(order=order_name, vtree=shape, minimize="none", timeout=min(limits, default=None),
-                               max_size=2 * best_size + 100 if bounded else None)
+        trial = CompileOptions(
+            order=order_name,
+            vtree=shape,
+            minimize="none",
+            timeout=min(limits, default=None),
+            max_size=2 * best_size + 100 if bounded else None,
+        )
         try:
             compiled = compile_ground(probe, trial)
         except CompilationError:  # over the best so far, or unsatisfiable when smaller
@@ -282,8 +313,9 @@ def violated_constraints(ground: GroundTheory, assignment) -> list[str]:
     value = lambda v: bool(assignment[v - 1])  # noqa: E731 - variables are 1-based
     n = len(ground.atoms)
     linked = [c for c in ground.constraints if any(v > n for f in c.conjuncts for v in g.atoms(f))]
-    violated = {c.name for c in ground.constraints
-                if c not in linked and not all(g.evaluate(f, value) for f in c.conjuncts)}
+    violated = {
+        c.name for c in ground.constraints if c not in linked and not all(g.evaluate(f, value) for f in c.conjuncts)
+    }
     if linked:
         manager = SddManager(var_count=ground.var_count)
         evidence = to_sdd(manager, g.conj(g.var(v) if value(v) else g.neg(g.var(v)) for v in range(1, n + 1)))
@@ -322,8 +354,13 @@ def constraint_figures(ground: GroundTheory, order: list[int], seconds: float) -
     deadline = time.perf_counter() + seconds
     for c in ground.constraints:
         atoms = {a for f in c.conjuncts for a in g.atoms(f)}
-        entry: dict = {"instances": len(c.conjuncts), "skipped": c.skipped, "atoms": len(atoms),
-                       "model_count": None, "sdd_size": None}
+        entry: dict = {
+            "instances": len(c.conjuncts),
+            "skipped": c.skipped,
+            "atoms": len(atoms),
+            "model_count": None,
+            "sdd_size": None,
+        }
         # alone, a constraint over hidden atoms has no count of its own: only the whole theory is projected
         if time.perf_counter() < deadline and max(atoms, default=0) <= len(ground.atoms):
             manager = SddManager.from_vtree(build_vtree(order))

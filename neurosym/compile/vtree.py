@@ -17,6 +17,7 @@ few elements hang off a right-linear spine, and the other blocks form a balanced
 decides the first nodes' relations before the rest splits, as in the vtrees PySDD's own search
 finds on small domains. `bench/bench_compile.py` compares them.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,7 +45,9 @@ def interaction_graph(var_count: int, conjuncts: Iterable) -> nx.Graph:
     return graph
 
 
-def elimination_order(graph: nx.Graph, heuristic: OrderHeuristic = "min-fill") -> tuple[list[int], dict[int, int | None]]:
+def elimination_order(
+    graph: nx.Graph, heuristic: OrderHeuristic = "min-fill"
+) -> tuple[list[int], dict[int, int | None]]:
     """Greedy elimination order and, for each variable, its parent in the elimination tree.
 
     The parent of ``v`` is the neighbour (at ``v``'s elimination) that is eliminated next.
@@ -130,8 +133,9 @@ def block_tree(order: Sequence[int], element_keys: Sequence[tuple]) -> Tree:
         for domain, position in key:
             sizes[domain] = max(sizes.get(domain, 0), position + 1)
     spine = {domain: max(1, (size - 1) // 3) for domain, size in sizes.items()}
-    on_spine = [any(position < spine[domain] for domain, position in elements(b[0])) or not elements(b[0])
-                for b in blocks]
+    on_spine = [
+        any(position < spine[domain] for domain, position in elements(b[0])) or not elements(b[0]) for b in blocks
+    ]
     tree = _balanced([_balanced(b) for b, top in zip(blocks, on_spine) if not top])
     for block, top in reversed(list(zip(blocks, on_spine))):
         if top:

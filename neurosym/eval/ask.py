@@ -8,6 +8,7 @@ folder, a baseline) or an already loaded `Predictor`, which repeated calls shoul
 weights once. Every question is parsed against its premise first, so a question about a node that
 no premise sentence names is an error that names it, not an answer.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -36,21 +37,34 @@ class Answer:
         return None if self.question.label is None else self.answer == self.question.label
 
     def to_dict(self) -> dict:
-        return {"premise": self.question.premise, "question": self.question.question, "answer": self.answer,
-                "p_yes": self.p_yes, "label": self.question.label}
+        return {
+            "premise": self.question.premise,
+            "question": self.question.question,
+            "answer": self.answer,
+            "p_yes": self.p_yes,
+            "label": self.question.label,
+        }
 
 
-def ask(model: str | Path | Predictor, premise: str, questions: Sequence[str], *, batch_size: int = 16,
-        device: str = "auto") -> list[Answer]:
+def ask(
+    model: str | Path | Predictor, premise: str, questions: Sequence[str], *, batch_size: int = 16, device: str = "auto"
+) -> list[Answer]:
     """The model's answers to ``questions`` about ``premise``, in order."""
     if isinstance(questions, str):
         raise DataError("questions must be a list of strings, got one string; wrap it in a list")
-    return ask_questions(model, [Question.parse(premise, text) for text in questions], batch_size=batch_size,
-                         device=device)
+    return ask_questions(
+        model, [Question.parse(premise, text) for text in questions], batch_size=batch_size, device=device
+    )
 
 
-def ask_file(model: str | Path | Predictor, path: str | Path, *, limit: int | None = None, batch_size: int = 16,
-             device: str = "auto") -> list[Answer]:
+def ask_file(
+    model: str | Path | Predictor,
+    path: str | Path,
+    *,
+    limit: int | None = None,
+    batch_size: int = 16,
+    device: str = "auto",
+) -> list[Answer]:
     """The model's answers to the questions of a data file (any format `neurosym eval` reads)."""
     questions = list(load_questions(path))[:limit]
     if not questions:
@@ -58,8 +72,9 @@ def ask_file(model: str | Path | Predictor, path: str | Path, *, limit: int | No
     return ask_questions(model, questions, batch_size=batch_size, device=device)
 
 
-def ask_questions(model: str | Path | Predictor, questions: Sequence[Question], *, batch_size: int = 16,
-                  device: str = "auto") -> list[Answer]:
+def ask_questions(
+    model: str | Path | Predictor, questions: Sequence[Question], *, batch_size: int = 16, device: str = "auto"
+) -> list[Answer]:
     """The model's answers to parsed questions: one batched call, questions of a premise together."""
     predictor = _predictor(model, batch_size, device)
     p_yes = predictor.predict([q.premise for q in questions], [q.question for q in questions]) if questions else []

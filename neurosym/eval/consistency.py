@@ -16,6 +16,7 @@ Exact definitions, for a partial assignment ``a`` (evidence + answers, unknown a
 * A violation that no single constraint explains (each is satisfiable alone, not together) is
   counted as **joint**.
 """
+
 from __future__ import annotations
 
 import random
@@ -130,15 +131,30 @@ class ConsistencyReport:
 
     def __add__(self, other: ConsistencyReport) -> ConsistencyReport:
         """Two reports on the same task's circuit pooled (files of one task)."""
-        counts = {name: self.by_constraint.get(name, 0) + other.by_constraint.get(name, 0)
-                  for name in {**self.by_constraint, **other.by_constraint}}
-        return ConsistencyReport(self.task, self.k, self.subsets + other.subsets, self.violated + other.violated,
-                                 counts, self.prompts + other.prompts)
+        counts = {
+            name: self.by_constraint.get(name, 0) + other.by_constraint.get(name, 0)
+            for name in {**self.by_constraint, **other.by_constraint}
+        }
+        return ConsistencyReport(
+            self.task,
+            self.k,
+            self.subsets + other.subsets,
+            self.violated + other.violated,
+            counts,
+            self.prompts + other.prompts,
+        )
 
     def to_dict(self) -> dict:
-        return {"task": self.task, "k": self.k, "subsets": self.subsets, "violated": self.violated,
-                "violation_rate": self.violation_rate, "worst_constraint": self.worst,
-                "by_constraint": dict(self.by_constraint), "prompts": self.prompts}
+        return {
+            "task": self.task,
+            "k": self.k,
+            "subsets": self.subsets,
+            "violated": self.violated,
+            "violation_rate": self.violation_rate,
+            "worst_constraint": self.worst,
+            "by_constraint": dict(self.by_constraint),
+            "prompts": self.prompts,
+        }
 
 
 def check_answers(circuit, asked: Sequence[Asked], answers: Sequence[bool]) -> list[Check]:
@@ -146,12 +162,14 @@ def check_answers(circuit, asked: Sequence[Asked], answers: Sequence[bool]) -> l
     `asked_prompts` order)."""
     knowns, offset = [], 0
     for _, sample in asked:
-        knowns.append(known_values(sample, answers[offset: offset + len(sample.queries)]))
+        knowns.append(known_values(sample, answers[offset : offset + len(sample.queries)]))
         offset += len(sample.queries)
     return ConstraintChecker(circuit).check(knowns)
 
 
-def consistency_report(circuit, asked: Sequence[Asked], answers: Sequence[bool], task: str, k: int) -> ConsistencyReport:
+def consistency_report(
+    circuit, asked: Sequence[Asked], answers: Sequence[bool], task: str, k: int
+) -> ConsistencyReport:
     """How many of the ``asked`` subsets the 0/1 ``answers`` violate, and which constraints."""
     counts = Counter({c.name: 0 for c in circuit.ground_theory.constraints})
     violated = 0
@@ -161,8 +179,9 @@ def consistency_report(circuit, asked: Sequence[Asked], answers: Sequence[bool],
     return ConsistencyReport(task, k, len(asked), violated, dict(counts), len(answers))
 
 
-def check_consistency(predictor, questions: Sequence[Question], circuit, subsets: int,
-                      seed: int = 0) -> ConsistencyReport:
+def check_consistency(
+    predictor, questions: Sequence[Question], circuit, subsets: int, seed: int = 0
+) -> ConsistencyReport:
     """Sample ``subsets`` questions, ground the circuit's template around each, ask every query in one
     batch, and check the 0/1 answers exactly."""
     sampler = SubsetSampler.for_circuit(circuit)

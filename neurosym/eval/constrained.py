@@ -9,6 +9,7 @@ one whose evidence no assignment satisfies (impossible for a sound theory and a 
 The model's probabilities are clipped to [1e-6, 1 − 1e-6] first: a saturated P(Yes) of exactly 0
 or 1 would otherwise make every assignment that overrules it impossible.
 """
+
 from __future__ import annotations
 
 import random
@@ -28,8 +29,9 @@ class ConstrainedAnswers:
     prompts: int
 
 
-def constrained_answers(predictor, questions: Sequence[Question], own: Sequence[bool], circuit,
-                        seed: int = 0) -> ConstrainedAnswers:
+def constrained_answers(
+    predictor, questions: Sequence[Question], own: Sequence[bool], circuit, seed: int = 0
+) -> ConstrainedAnswers:
     """MPE answers for ``questions`` (``own`` are the model's plain answers, kept where the template
     has no atom for the question)."""
     import torch
@@ -39,8 +41,9 @@ def constrained_answers(predictor, questions: Sequence[Question], own: Sequence[
     samples, focus = [], []
     for question in questions:
         sample = sampler.sample(question, rng)
-        position = next((i for i, asked in enumerate(sample.queries)
-                         if parse_question(asked.text)[1] == question.query), None)
+        position = next(
+            (i for i, asked in enumerate(sample.queries) if parse_question(asked.text)[1] == question.query), None
+        )
         if position is not None:
             samples.append((question.premise, sample))
             focus.append(sample.queries[position].index)
@@ -53,7 +56,7 @@ def constrained_answers(predictor, questions: Sequence[Question], own: Sequence[
     if samples:
         rows, offset = [], 0
         for _, sample in samples:
-            clipped = [min(max(p, CLIP), 1 - CLIP) for p in p_yes[offset: offset + len(sample.queries)]]
+            clipped = [min(max(p, CLIP), 1 - CLIP) for p in p_yes[offset : offset + len(sample.queries)]]
             rows.append(sample.probabilities(clipped))
             offset += len(sample.queries)
         masks = torch.stack([sample.mask() for _, sample in samples])

@@ -15,6 +15,7 @@ The overall verdict is strict: it is collapsed when the pooled answers are, or w
 answer, P(Yes), answer), so a suspected shortcut can be checked against the questions themselves;
 `write_eval` puts it in ``predictions.jsonl`` beside eval.json rather than inside it.
 """
+
 from __future__ import annotations
 
 import time
@@ -79,9 +80,14 @@ def load_rows(paths: Sequence[str | Path], settings: EvalSettings) -> tuple[list
         if name in loaded:
             raise DataError(f"{name} is given twice")
         questions = result.questions[: settings.limit] if settings.limit is not None else result.questions
-        loaded[name] = {"sha256": result.sha256, "format": result.format, "rejected": len(result.rejects),
-                        "skipped": result.skipped, "label_disagreements": len(result.disagreements()),
-                        "rejects": [str(r) for r in result.rejects[:MAX_REJECTS_SHOWN]]}
+        loaded[name] = {
+            "sha256": result.sha256,
+            "format": result.format,
+            "rejected": len(result.rejects),
+            "skipped": result.skipped,
+            "label_disagreements": len(result.disagreements()),
+            "rejects": [str(r) for r in result.rejects[:MAX_REJECTS_SHOWN]],
+        }
         rows += [Row(name, q, (q.label or q.truth_label) == "Yes") for q in questions]
     if not rows:
         which = f" of task {settings.task!r}" if settings.task else ""
@@ -113,8 +119,12 @@ def _by_size(rows: Sequence[Row], answers: Sequence[bool], scores: Sequence[floa
 def breakdown(rows: Sequence[Row], answers: Sequence[bool], scores: Sequence[float] | None) -> dict:
     """``overall``, ``per_file``, ``per_family`` and ``per_size`` entries for one set of answers;
     ``scores`` (P(Yes), or None for answers that have none) give each entry's ``roc_auc``."""
-    levels = {"overall": _entry(rows, answers, scores), "per_file": {}, "per_family": {},
-              "per_size": _by_size(rows, answers, scores)}
+    levels = {
+        "overall": _entry(rows, answers, scores),
+        "per_file": {},
+        "per_family": {},
+        "per_size": _by_size(rows, answers, scores),
+    }
     for level, key in (("per_file", lambda r: r.file), ("per_family", lambda r: r.family)):
         groups = _grouped(rows, key)
         for name in groups if level == "per_file" else sorted(groups):  # files in the order given
@@ -125,8 +135,11 @@ def breakdown(rows: Sequence[Row], answers: Sequence[bool], scores: Sequence[flo
     bad = [name for name, entry in levels["per_file"].items() if entry["flagged"]]
     if bad and len(levels["per_file"]) > 1:
         statuses = sorted({levels["per_file"][name]["status"] for name in bad})
-        overall["reasons"] = [*overall["reasons"], f"{' or '.join(statuses)} on {len(bad)} of {len(levels['per_file'])} "
-                                                   f"files: {', '.join(Path(name).name for name in bad)}"]
+        overall["reasons"] = [
+            *overall["reasons"],
+            f"{' or '.join(statuses)} on {len(bad)} of {len(levels['per_file'])} "
+            f"files: {', '.join(Path(name).name for name in bad)}",
+        ]
         if not overall["flagged"]:  # strict: a flagged file flags the whole evaluation
             status = "collapsed" if "collapsed" in statuses else "inverted"
             overall.update(collapsed=status == "collapsed", inverted=status == "inverted", flagged=True, status=status)
@@ -140,9 +153,19 @@ def predictions(rows: Sequence[Row], p_yes: Sequence[float], answers: Sequence[b
     records = []
     for row, p, answer in zip(rows, p_yes, answers):
         q = row.question
-        records.append({"file": row.file, "index": seen[row.file], "task": q.task, "family": row.family,
-                         "nodes": q.nodes, "question": q.question, "gold": "Yes" if row.gold else "No",
-                         "p_yes": float(p), "answer": "Yes" if answer else "No"})
+        records.append(
+            {
+                "file": row.file,
+                "index": seen[row.file],
+                "task": q.task,
+                "family": row.family,
+                "nodes": q.nodes,
+                "question": q.question,
+                "gold": "Yes" if row.gold else "No",
+                "p_yes": float(p),
+                "answer": "Yes" if answer else "No",
+            }
+        )
         seen[row.file] += 1
     return records
 
@@ -163,8 +186,12 @@ def evaluate(predictor, paths: Sequence[str | Path], settings: EvalSettings = Ev
     started = time.perf_counter()
     p_yes = predictor.predict([r.question.premise for r in rows], [r.question.question for r in rows])
     answers = [p > 0.5 for p in p_yes]
-    result = {"model": predictor.name, "settings": asdict(settings), "files": list(loaded),
-              **breakdown(rows, answers, p_yes)}
+    result = {
+        "model": predictor.name,
+        "settings": asdict(settings),
+        "files": list(loaded),
+        **breakdown(rows, answers, p_yes),
+    }
     for name, facts in loaded.items():  # a file with no question of the task keeps an empty entry
         result["per_file"].setdefault(name, {**_entry([], [], []), "tasks": [], "per_size": {}}).update(facts)
     consistency, sensitivity = {}, {}
@@ -184,22 +211,28 @@ def evaluate(predictor, paths: Sequence[str | Path], settings: EvalSettings = Ev
     result["sensitivity"] = {task: sum(reports[1:], reports[0]).to_dict() for task, reports in sensitivity.items()}
     result["constrained"] = _constrained(predictor, rows, answers, circuits, settings) if settings.constrained else None
     result["predictions"] = predictions(rows, p_yes, answers)
-    prompts = (len(rows) + sum(c["prompts"] for c in result["consistency"].values())
-               + sum(2 * s["edited"] for s in result["sensitivity"].values())
-               + (result["constrained"]["prompts"] if result["constrained"] else 0))
+    prompts = (
+        len(rows)
+        + sum(c["prompts"] for c in result["consistency"].values())
+        + sum(2 * s["edited"] for s in result["sensitivity"].values())
+        + (result["constrained"]["prompts"] if result["constrained"] else 0)
+    )
     seconds = time.perf_counter() - started
     result["timing"] = {"seconds": seconds, "prompts": prompts, "prompts_per_s": prompts / seconds if seconds else None}
     return result
 
 
-def _constrained(predictor, rows: Sequence[Row], answers: Sequence[bool], circuits: dict, settings: EvalSettings) -> dict:
+def _constrained(
+    predictor, rows: Sequence[Row], answers: Sequence[bool], circuits: dict, settings: EvalSettings
+) -> dict:
     """The breakdown again, for the answers the circuit's MPE gives jointly."""
     joint_answers = list(answers)
     joint, prompts = 0, 0
     for task, circuit in circuits.items():
         positions = [i for i, r in enumerate(rows) if r.question.task == task]
-        found = constrained_answers(predictor, [rows[i].question for i in positions], [answers[i] for i in positions],
-                                    circuit, settings.seed)
+        found = constrained_answers(
+            predictor, [rows[i].question for i in positions], [answers[i] for i in positions], circuit, settings.seed
+        )
         for i, answer in zip(positions, found.answers):
             joint_answers[i] = answer
         joint += found.joint

@@ -17,6 +17,7 @@ answers carry no information at all. It is ``None`` when one class is absent fro
 `premise_auc` is the same with the premise held fixed: it asks whether the model reads the
 question, not just the premise. It is ``None`` when no premise has questions of both classes.
 """
+
 from __future__ import annotations
 
 import math
@@ -80,10 +81,15 @@ class BinaryMetrics:
     def proportions(self) -> dict[str, tuple[int, int]]:
         """(successes, trials) of every metric that is a single proportion."""
         label_no, said_yes, said_no = self.fp + self.tn, self.tp + self.fp, self.fn + self.tn
-        return {"accuracy": (self.tp + self.tn, self.n), "yes_rate": (said_yes, self.n),
-                "label_yes_rate": (self.label_yes, self.n), "recall_yes": (self.tp, self.label_yes),
-                "recall_no": (self.tn, label_no), "precision_yes": (self.tp, said_yes),
-                "precision_no": (self.tn, said_no)}
+        return {
+            "accuracy": (self.tp + self.tn, self.n),
+            "yes_rate": (said_yes, self.n),
+            "label_yes_rate": (self.label_yes, self.n),
+            "recall_yes": (self.tp, self.label_yes),
+            "recall_no": (self.tn, label_no),
+            "precision_yes": (self.tp, said_yes),
+            "precision_no": (self.tn, said_no),
+        }
 
     def rates(self) -> dict[str, float | None]:
         """The proportions, balanced accuracy (mean recall over the classes present), F1 per class
@@ -104,13 +110,31 @@ class BinaryMetrics:
         return rates[name]
 
     def to_dict(self) -> dict:
-        order = ("accuracy", "balanced_accuracy", "mcc", "yes_rate", "label_yes_rate", "recall_yes", "recall_no",
-                 "precision_yes", "precision_no", "f1_yes", "f1_no")
+        order = (
+            "accuracy",
+            "balanced_accuracy",
+            "mcc",
+            "yes_rate",
+            "label_yes_rate",
+            "recall_yes",
+            "recall_no",
+            "precision_yes",
+            "precision_no",
+            "f1_yes",
+            "f1_no",
+        )
         rates = self.rates()
-        intervals = {name: _listed(wilson_interval(*pair)) for name, pair in self.proportions().items()
-                     if name != "label_yes_rate"}  # the labels' rate is a fact of the set, not an estimate
-        return {"n": self.n, **{name: rates[name] for name in order},
-                "confusion": {"tp": self.tp, "fn": self.fn, "fp": self.fp, "tn": self.tn}, "intervals": intervals}
+        intervals = {
+            name: _listed(wilson_interval(*pair))
+            for name, pair in self.proportions().items()
+            if name != "label_yes_rate"
+        }  # the labels' rate is a fact of the set, not an estimate
+        return {
+            "n": self.n,
+            **{name: rates[name] for name in order},
+            "confusion": {"tp": self.tp, "fn": self.fn, "fp": self.fp, "tn": self.tn},
+            "intervals": intervals,
+        }
 
 
 def _listed(interval: tuple[float, float] | None) -> list[float] | None:

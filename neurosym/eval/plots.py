@@ -1,4 +1,5 @@
 """PNG plots of an evaluation (and of several runs, for `neurosym report`), written atomically."""
+
 from __future__ import annotations
 
 import math
@@ -57,9 +58,13 @@ def plot_eval(result: dict, out: Path) -> list[Path]:
     written.append(save_figure(fig, out / "yes_rate.png"))
 
     columns = min(4, len(files))
-    fig, axes = plt.subplots(math.ceil(len(files) / columns), columns, figsize=(2.8 * columns, 2.8 * math.ceil(len(files) / columns)),
-                             squeeze=False)
-    for ax in axes.flat[len(files):]:
+    fig, axes = plt.subplots(
+        math.ceil(len(files) / columns),
+        columns,
+        figsize=(2.8 * columns, 2.8 * math.ceil(len(files) / columns)),
+        squeeze=False,
+    )
+    for ax in axes.flat[len(files) :]:
         ax.axis("off")
     for ax, name, entry in zip(axes.flat, names, files.values()):
         c = entry["confusion"]
@@ -82,8 +87,14 @@ def plot_report(groups: dict[str, dict], out: Path) -> list[Path]:
         sizes = sorted(group["per_size"], key=int)
         means = [group["per_size"][s]["balanced_accuracy"]["mean"] for s in sizes]
         spreads = [group["per_size"][s]["balanced_accuracy"]["spread"] for s in sizes]
-        ax.errorbar([int(s) for s in sizes], [_value(m) for m in means],
-                    yerr=[0 if s is None else s for s in spreads], marker="o", capsize=3, label=name)
+        ax.errorbar(
+            [int(s) for s in sizes],
+            [_value(m) for m in means],
+            yerr=[0 if s is None else s for s in spreads],
+            marker="o",
+            capsize=3,
+            label=name,
+        )
     ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(-0.02, 1.02), ax.set_xlabel("graph size (nodes)"), ax.set_ylabel("balanced accuracy")
@@ -93,10 +104,22 @@ def plot_report(groups: dict[str, dict], out: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(max(5, 1.5 * len(groups) + 2), 3.8))
     x = range(len(groups))
     overall = [g["overall"] for g in groups.values()]
-    ax.bar(list(x), [_value(o["yes_rate"]["mean"]) for o in overall], yerr=[o["yes_rate"]["spread"] or 0 for o in overall],
-           capsize=3, label="predicted Yes-rate")
-    ax.scatter(list(x), [_value(o["label_yes_rate"]["mean"]) for o in overall], color="black", marker="_", s=400,
-               label="label Yes-rate", zorder=3)
+    ax.bar(
+        list(x),
+        [_value(o["yes_rate"]["mean"]) for o in overall],
+        yerr=[o["yes_rate"]["spread"] or 0 for o in overall],
+        capsize=3,
+        label="predicted Yes-rate",
+    )
+    ax.scatter(
+        list(x),
+        [_value(o["label_yes_rate"]["mean"]) for o in overall],
+        color="black",
+        marker="_",
+        s=400,
+        label="label Yes-rate",
+        zorder=3,
+    )
     ax.set_xticks(list(x), list(groups), rotation=15, ha="right", fontsize=7)
     ax.set_ylim(0, 1.05), ax.legend(fontsize=8), ax.set_title("Yes-rate per run group")
     written.append(save_figure(fig, out / "report_yes_rate.png"))

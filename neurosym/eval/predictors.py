@@ -4,6 +4,7 @@
 No, a seeded coin, the networkx oracle) need no model: they calibrate the metrics and the verdict
 (`neurosym eval baseline:always-no` shows what collapse looks like on a file).
 """
+
 from __future__ import annotations
 
 import random
@@ -36,9 +37,11 @@ class HeadPredictor:
         p_yes = self.head.predict(list(premises), list(questions), self.batch_size)
         broken = (~p_yes.isfinite()).nonzero().flatten().tolist()
         if broken:  # a NaN would silently count as "No" and pass for collapse
-            raise DataError(f"model {self.name!r} gave a non-finite P(Yes) for {len(broken)} of {len(p_yes)} questions "
-                            f"(first: {questions[broken[0]]!r} after {premises[broken[0]][:80]!r})",
-                            hint="its weights may hold NaN; check the run's metrics.jsonl for non-finite losses")
+            raise DataError(
+                f"model {self.name!r} gave a non-finite P(Yes) for {len(broken)} of {len(p_yes)} questions "
+                f"(first: {questions[broken[0]]!r} after {premises[broken[0]][:80]!r})",
+                hint="its weights may hold NaN; check the run's metrics.jsonl for non-finite losses",
+            )
         return p_yes.tolist()
 
 
@@ -73,8 +76,12 @@ class OraclePredictor:
         return [float(Question.parse(p, q).truth) for p, q in zip(premises, questions)]
 
 
-BASELINES = {"always-yes": lambda seed: ConstantPredictor(True), "always-no": lambda seed: ConstantPredictor(False),
-             "random": CoinPredictor, "oracle": lambda seed: OraclePredictor()}
+BASELINES = {
+    "always-yes": lambda seed: ConstantPredictor(True),
+    "always-no": lambda seed: ConstantPredictor(False),
+    "random": CoinPredictor,
+    "oracle": lambda seed: OraclePredictor(),
+}
 
 
 def baseline(name: str, seed: int = 0) -> Predictor:

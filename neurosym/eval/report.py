@@ -12,6 +12,7 @@ keys whose values differ among the groups that have them in effect. Per group ev
 as the mean and the spread (the sample standard deviation; None for a single run) over its runs,
 overall, per split/family and per graph size, with each run's collapse verdict.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,17 @@ from neurosym.runs import EVAL_RESULT_NAME, RunFolder
 
 SEED_SUFFIX = re.compile(r"[-_]seed\d+$")
 REPETITION_KEYS = ("seed", "data.seed", "output_dir", "progress", "plots")
-METRICS = ("accuracy", "balanced_accuracy", "mcc", "roc_auc", "premise_auc", "yes_rate", "label_yes_rate", "recall_yes",
-           "recall_no")
+METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "mcc",
+    "roc_auc",
+    "premise_auc",
+    "yes_rate",
+    "label_yes_rate",
+    "recall_yes",
+    "recall_no",
+)
 
 
 @dataclass(frozen=True)
@@ -86,33 +96,47 @@ def load_run(folder: str | Path, defaults: Mapping = MappingProxyType({})) -> Ru
     run = RunFolder(folder)
     path = run.eval_result
     if not path.is_file() and (run.path / EVAL_RESULT_NAME).is_file():
-        path = run.path / EVAL_RESULT_NAME  # the --output-dir of a model that is not a run (a baseline, the untuned model)
+        path = (
+            run.path / EVAL_RESULT_NAME
+        )  # the --output-dir of a model that is not a run (a baseline, the untuned model)
     if not path.is_file():
-        raise DataError(f"{run} has no eval/eval.json (nor eval.json)",
-                        hint=f"evaluate it first: neurosym eval {run} --data FILE")
+        raise DataError(
+            f"{run} has no eval/eval.json (nor eval.json)", hint=f"evaluate it first: neurosym eval {run} --data FILE"
+        )
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise DataError(f"{path} is not readable JSON ({error})") from None
-    missing = [key for key in ("model", "files", "overall", "per_family", "per_size") if key not in result] \
-        if isinstance(result, dict) else ["everything"]
+    missing = (
+        [key for key in ("model", "files", "overall", "per_family", "per_size") if key not in result]
+        if isinstance(result, dict)
+        else ["everything"]
+    )
     if missing:
         raise DataError(f"{path} is not an eval.json written by neurosym eval (it lacks {', '.join(missing)})")
-    curve = [r for r in run.read_metrics() if isinstance(r.get("dev"), dict)
-             and {"balanced_accuracy", "yes_rate"} <= set(r["dev"])]
+    curve = [
+        r
+        for r in run.read_metrics()
+        if isinstance(r.get("dev"), dict) and {"balanced_accuracy", "yes_rate"} <= set(r["dev"])
+    ]
     return RunResult(run.path, _flatten(read_config(run.config, defaults)), result, curve)
 
 
 def _spread(values: list[float | None]) -> dict:
     present = [v for v in values if v is not None]
-    return {"mean": statistics.fmean(present) if present else None,
-            "spread": statistics.stdev(present) if len(present) > 1 else None, "values": values}
+    return {
+        "mean": statistics.fmean(present) if present else None,
+        "spread": statistics.stdev(present) if len(present) > 1 else None,
+        "values": values,
+    }
 
 
 def _aggregate(entries: list[dict | None]) -> dict:
     """Mean and spread of each metric over runs (a run without the level counts as missing)."""
     return {key: _spread([None if e is None else e.get(key) for e in entries]) for key in METRICS} | {
-        "flagged": sum(bool(e) and flagged(e) for e in entries), "runs": len(entries)}
+        "flagged": sum(bool(e) and flagged(e) for e in entries),
+        "runs": len(entries),
+    }
 
 
 def _levels(runs: Sequence[RunResult], level: str) -> dict[str, dict]:
@@ -130,8 +154,11 @@ def _per_task(runs: Sequence[RunResult], section: str, key: str) -> dict[str, di
 def _in_effect(config: dict) -> dict:
     """The config less its repetition keys and the keys under a section whose ``enabled`` is false."""
     off = [key[: -len("enabled")] for key, value in config.items() if key.endswith(".enabled") and value is False]
-    return {k: v for k, v in config.items()
-            if k not in REPETITION_KEYS and not any(k.startswith(p) and k != p + "enabled" for p in off)}
+    return {
+        k: v
+        for k, v in config.items()
+        if k not in REPETITION_KEYS and not any(k.startswith(p) and k != p + "enabled" for p in off)
+    }
 
 
 def group_runs(runs: Sequence[RunResult]) -> dict[str, tuple[list[RunResult], str]]:
@@ -147,8 +174,14 @@ def group_runs(runs: Sequence[RunResult]) -> dict[str, tuple[list[RunResult], st
         keyed.setdefault(key, []).append(run)
         settings[key] = kept
     configured = [kept for key, kept in settings.items() if not key.startswith("run:")]
-    differing = sorted({k for s in configured for k in s  # among the groups that have the key in effect
-                        if len({json.dumps(t[k], default=str) for t in configured if k in t}) > 1})
+    differing = sorted(
+        {
+            k
+            for s in configured
+            for k in s  # among the groups that have the key in effect
+            if len({json.dumps(t[k], default=str) for t in configured if k in t}) > 1
+        }
+    )
     named: dict[str, tuple[list[RunResult], str]] = {}
     for key, members in keyed.items():
         if key.startswith("run:"):
@@ -192,8 +225,11 @@ def build_report(folders: Sequence[str | Path], defaults: Mapping = MappingProxy
                 identities[file] = _content_or_path(file)
             identity.append(recorded or identities[file])
         data.setdefault(str(task), set()).add(tuple(identity))
-    return {"groups": groups, "same_data": all(len(files) == 1 for files in data.values()),
-            "curves": {str(r.folder): r.curve for r in runs if r.curve}}
+    return {
+        "groups": groups,
+        "same_data": all(len(files) == 1 for files in data.values()),
+        "curves": {str(r.folder): r.curve for r in runs if r.curve},
+    }
 
 
 def _content_or_path(file: str) -> str:
@@ -212,8 +248,20 @@ def _pm(stat: dict) -> str:
     return f"{stat['mean']:.3f}" + ("" if stat["spread"] is None else f" ± {stat['spread']:.3f}")
 
 
-HEADER = ["group", "runs", "flagged", "accuracy", "balanced acc.", "MCC", "ROC AUC", "AUC within premises",
-          "Yes-rate", "label Yes-rate", "recall Yes", "recall No"]
+HEADER = [
+    "group",
+    "runs",
+    "flagged",
+    "accuracy",
+    "balanced acc.",
+    "MCC",
+    "ROC AUC",
+    "AUC within premises",
+    "Yes-rate",
+    "label Yes-rate",
+    "recall Yes",
+    "recall No",
+]
 
 
 def group_row(name: str, stats: dict) -> list[str]:
@@ -239,13 +287,23 @@ def report_markdown(report: dict, plots: Sequence[str] = ()) -> str:
     described = [[name, g.get("settings") or "-"] for name, g in groups.items()]
     parts += ["## groups", markdown_table(["group", "what sets it apart"], described)]
     parts += ["## overall", markdown_table(HEADER, [group_row(name, g["overall"]) for name, g in groups.items()])]
-    parts += ["## verdicts", "\n".join(f"- {name}: " + ", ".join(f"`{run}` {status}" for run, status in g["verdicts"].items())
-                                       for name, g in groups.items())]
-    checks = [[name, task, _pm(g["violation_rate"][task]), _pm(g["sensitivity"].get(task, {"mean": None}))]
-              for name, g in groups.items() for task in g["violation_rate"]]
+    parts += [
+        "## verdicts",
+        "\n".join(
+            f"- {name}: " + ", ".join(f"`{run}` {status}" for run, status in g["verdicts"].items())
+            for name, g in groups.items()
+        ),
+    ]
+    checks = [
+        [name, task, _pm(g["violation_rate"][task]), _pm(g["sensitivity"].get(task, {"mean": None}))]
+        for name, g in groups.items()
+        for task in g["violation_rate"]
+    ]
     if checks:
-        parts += ["## consistency and context sensitivity",
-                  markdown_table(["group", "task", "violation rate", "sensitivity"], checks)]
+        parts += [
+            "## consistency and context sensitivity",
+            markdown_table(["group", "task", "violation rate", "sensitivity"], checks),
+        ]
     for level, title in (("per_family", "per split/family"), ("per_size", "per graph size")):
         rows = [group_row(f"{name} · {key}", stats) for name, g in groups.items() for key, stats in g[level].items()]
         parts += [f"## {title}", markdown_table(HEADER, rows)]
@@ -253,8 +311,9 @@ def report_markdown(report: dict, plots: Sequence[str] = ()) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def write_report(folders: Sequence[str | Path], out: Path,
-                 defaults: Mapping = MappingProxyType({})) -> tuple[dict, list[Path]]:
+def write_report(
+    folders: Sequence[str | Path], out: Path, defaults: Mapping = MappingProxyType({})
+) -> tuple[dict, list[Path]]:
     """report.json, report.md and the PNGs in ``out``; returns the report and the files written."""
     from neurosym.atomic import atomic_write_text
     from neurosym.eval.plots import plot_curves, plot_report

@@ -6,6 +6,7 @@ whose prompt is reused so the model is asked exactly as it was trained (the defa
 record has none). A LoRA run is evaluated as its adapter on its base model; the base model
 ``"tiny"`` is `tiny_gemma3` (seeded, so the same weights the adapter was trained on).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -28,7 +29,7 @@ class Target:
 def load_target(spec: str, batch_size: int = 16, device: str = "auto", seed: int = 0) -> Target:
     """``baseline:NAME``, a run folder, ``"tiny"``, ``"gemma3-270m"`` or a local Hugging Face folder."""
     if spec.startswith(BASELINE_PREFIX):
-        return Target(baseline(spec[len(BASELINE_PREFIX):], seed))
+        return Target(baseline(spec[len(BASELINE_PREFIX) :], seed))
     from neurosym.model import YesNoHead
 
     device = _device(device)
@@ -66,7 +67,9 @@ def _read_record(run: RunFolder) -> dict:
     """The run's ``final/neurosym.json``, checked for what loading the model needs."""
     meta = run.read_manifest()
     if not isinstance(meta.get("base_model"), str) or not isinstance(meta.get("lora"), bool):
-        raise RunFolderError(f"{run.manifest} is not a run's model record (base_model must be a string and lora a boolean)")
+        raise RunFolderError(
+            f"{run.manifest} is not a run's model record (base_model must be a string and lora a boolean)"
+        )
     return meta
 
 
@@ -82,7 +85,9 @@ def _load_run_model(final: Path, meta: dict, device: str):
             warnings.simplefilter("ignore", FutureWarning)
             model = PeftModel.from_pretrained(model, final, is_trainable=False)
     except (OSError, ValueError, KeyError, RuntimeError) as error:
-        raise DataError(f"cannot load the LoRA adapter in {final} onto {base!r}: {str(error).splitlines()[0]}") from None
+        raise DataError(
+            f"cannot load the LoRA adapter in {final} onto {base!r}: {str(error).splitlines()[0]}"
+        ) from None
     return model.eval(), tokenizer
 
 
@@ -93,7 +98,9 @@ def _template(meta: dict):
     prompt = meta.get("prompt")
     if not isinstance(prompt, dict):
         return DEFAULT_TEMPLATE
-    return PromptTemplate(text=prompt.get("text", DEFAULT_TEMPLATE.text), style=prompt.get("style", DEFAULT_TEMPLATE.style))
+    return PromptTemplate(
+        text=prompt.get("text", DEFAULT_TEMPLATE.text), style=prompt.get("style", DEFAULT_TEMPLATE.style)
+    )
 
 
 def _device(name: str) -> str:

@@ -18,6 +18,7 @@ first that flips the answer is the edit:
 A question with no such edit among the first 3000 candidates is counted as unedited. The score
 is the share of edited questions whose 0/1 answer changed: a collapsed model scores 0, the oracle 1.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -59,9 +60,13 @@ def _candidates(graph: nx.DiGraph, query) -> Iterator[Candidate]:
         yield "remove", ((a, b),), ()
     named = query_nodes(query)
     others = [v for v in graph.nodes if v not in named]
-    for pair in itertools.chain(itertools.permutations(named[:2]), itertools.permutations(named, 2),
-                                itertools.product(named, others), itertools.product(others, named),
-                                itertools.permutations(others, 2)):
+    for pair in itertools.chain(
+        itertools.permutations(named[:2]),
+        itertools.permutations(named, 2),
+        itertools.product(named, others),
+        itertools.product(others, named),
+        itertools.permutations(others, 2),
+    ):
         yield "add", (), (pair,)
     yield from _cuts(graph, query)
 
@@ -116,8 +121,14 @@ def minimal_edit(question: Question) -> Edit | None:
             continue
         truth = GraphFacts(edited).answer(question.task, question.query)
         if truth != question.truth:
-            flipped = Question.parse(render_premise(changed), question.question, as_label(truth), task=question.task,
-                                     split=question.split, family=question.family)
+            flipped = Question.parse(
+                render_premise(changed),
+                question.question,
+                as_label(truth),
+                task=question.task,
+                split=question.split,
+                family=question.family,
+            )
             return Edit(kind, removed, added, flipped)
     return None
 
@@ -136,17 +147,29 @@ class SensitivityReport:
     def sensitivity(self) -> float | None:
         return self.changed / self.edited if self.edited else None
 
-    def __add__(self, other: "SensitivityReport") -> "SensitivityReport":
-        kinds = {kind: [a + b for a, b in zip(self.by_kind.get(kind, [0, 0]), other.by_kind.get(kind, [0, 0]))]
-                 for kind in {**self.by_kind, **other.by_kind}}
-        return SensitivityReport(self.asked + other.asked, self.edited + other.edited, self.changed + other.changed,
-                                 self.both_correct + other.both_correct, kinds)
+    def __add__(self, other: SensitivityReport) -> SensitivityReport:
+        kinds = {
+            kind: [a + b for a, b in zip(self.by_kind.get(kind, [0, 0]), other.by_kind.get(kind, [0, 0]))]
+            for kind in {**self.by_kind, **other.by_kind}
+        }
+        return SensitivityReport(
+            self.asked + other.asked,
+            self.edited + other.edited,
+            self.changed + other.changed,
+            self.both_correct + other.both_correct,
+            kinds,
+        )
 
     def to_dict(self) -> dict:
-        return {"asked": self.asked, "edited": self.edited, "changed": self.changed,
-                "sensitivity": self.sensitivity, "both_correct": self.both_correct,
-                "both_correct_rate": self.both_correct / self.edited if self.edited else None,
-                "by_kind": {kind: {"edited": e, "changed": c} for kind, (e, c) in sorted(self.by_kind.items())}}
+        return {
+            "asked": self.asked,
+            "edited": self.edited,
+            "changed": self.changed,
+            "sensitivity": self.sensitivity,
+            "both_correct": self.both_correct,
+            "both_correct_rate": self.both_correct / self.edited if self.edited else None,
+            "by_kind": {kind: {"edited": e, "changed": c} for kind, (e, c) in sorted(self.by_kind.items())},
+        }
 
 
 def context_sensitivity(predictor, questions: Sequence[Question], limit: int, seed: int = 0) -> SensitivityReport:
@@ -157,7 +180,7 @@ def context_sensitivity(predictor, questions: Sequence[Question], limit: int, se
     premises = [q.premise for q, _ in pairs] + [e.question.premise for _, e in pairs]
     texts = [q.question for q, _ in pairs] * 2
     answers = [p > 0.5 for p in predictor.predict(premises, texts)] if pairs else []
-    before, after = answers[: len(pairs)], answers[len(pairs):]
+    before, after = answers[: len(pairs)], answers[len(pairs) :]
     kinds: Counter = Counter()
     changes: Counter = Counter()
     both = 0
@@ -165,5 +188,6 @@ def context_sensitivity(predictor, questions: Sequence[Question], limit: int, se
         kinds[edit.kind] += 1
         changes[edit.kind] += old != new
         both += old == q.truth and new == edit.question.truth
-    return SensitivityReport(len(picked), len(pairs), sum(changes.values()), both,
-                             {kind: [kinds[kind], changes[kind]] for kind in kinds})
+    return SensitivityReport(
+        len(picked), len(pairs), sum(changes.values()), both, {kind: [kinds[kind], changes[kind]] for kind in kinds}
+    )

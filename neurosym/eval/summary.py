@@ -2,6 +2,7 @@
 
 Both are drawn from the same rows (`metric_rows`), so the terminal and the Markdown never disagree.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,18 @@ from rich.table import Table
 
 from neurosym.eval.verdict import flagged
 
-COLUMNS = ("n", "accuracy", "balanced acc.", "MCC", "ROC AUC", "within premises", "Yes-rate (labels)", "recall Yes",
-           "recall No", "verdict")
+COLUMNS = (
+    "n",
+    "accuracy",
+    "balanced acc.",
+    "MCC",
+    "ROC AUC",
+    "within premises",
+    "Yes-rate (labels)",
+    "recall Yes",
+    "recall No",
+    "verdict",
+)
 
 
 def _num(value, digits: int = 3) -> str:
@@ -31,19 +42,29 @@ def _interval(entry: dict, key: str) -> str:
 def metric_row(name: str, entry: dict, intervals: bool = True) -> list[str]:
     """One line of a metrics table: name, then `COLUMNS` (Wilson intervals in brackets)."""
     shown = _interval if intervals else lambda entry, key: ""
-    return [name, str(entry["n"]), _num(entry["accuracy"]) + shown(entry, "accuracy"),
-            _num(entry["balanced_accuracy"]), _num(entry["mcc"]), _num(entry["roc_auc"]), _num(entry["premise_auc"]),
-            f"{_num(entry['yes_rate'], 2)} ({_num(entry['label_yes_rate'], 2)})",
-            _num(entry["recall_yes"]) + shown(entry, "recall_yes"),
-            _num(entry["recall_no"]) + shown(entry, "recall_no"), entry["status"]]
+    return [
+        name,
+        str(entry["n"]),
+        _num(entry["accuracy"]) + shown(entry, "accuracy"),
+        _num(entry["balanced_accuracy"]),
+        _num(entry["mcc"]),
+        _num(entry["roc_auc"]),
+        _num(entry["premise_auc"]),
+        f"{_num(entry['yes_rate'], 2)} ({_num(entry['label_yes_rate'], 2)})",
+        _num(entry["recall_yes"]) + shown(entry, "recall_yes"),
+        _num(entry["recall_no"]) + shown(entry, "recall_no"),
+        entry["status"],
+    ]
 
 
 def metric_rows(result: dict, intervals: bool = True) -> list[tuple[str, list[list[str]]]]:
     """(title, rows) for the overall, per-file, per-family and per-size tables."""
-    return [("overall", [metric_row("all files", result["overall"], intervals)]),
-            ("per file", [metric_row(Path(name).name, e, intervals) for name, e in result["per_file"].items()]),
-            ("per split/family", [metric_row(name, e, intervals) for name, e in result["per_family"].items()]),
-            ("per graph size (nodes)", [metric_row(size, e, intervals) for size, e in result["per_size"].items()])]
+    return [
+        ("overall", [metric_row("all files", result["overall"], intervals)]),
+        ("per file", [metric_row(Path(name).name, e, intervals) for name, e in result["per_file"].items()]),
+        ("per split/family", [metric_row(name, e, intervals) for name, e in result["per_family"].items()]),
+        ("per graph size (nodes)", [metric_row(size, e, intervals) for size, e in result["per_size"].items()]),
+    ]
 
 
 def verdict_lines(result: dict) -> list[str]:
@@ -62,25 +83,62 @@ def check_rows(result: dict, intervals: bool = True) -> list[tuple[str, list[str
     """(title, header, rows) for the consistency, sensitivity and constrained tables."""
     tables = []
     if result["consistency"]:
-        tables.append(("constraint consistency (sampled k-node subsets, 0/1 answers)",
-                       ["task", "k", "subsets", "violated", "violation rate", "most violated"],
-                       [[task, str(c["k"]), str(c["subsets"]), str(c["violated"]), _num(c["violation_rate"]),
-                         c["worst_constraint"] or "-"] for task, c in result["consistency"].items()]))
+        tables.append(
+            (
+                "constraint consistency (sampled k-node subsets, 0/1 answers)",
+                ["task", "k", "subsets", "violated", "violation rate", "most violated"],
+                [
+                    [
+                        task,
+                        str(c["k"]),
+                        str(c["subsets"]),
+                        str(c["violated"]),
+                        _num(c["violation_rate"]),
+                        c["worst_constraint"] or "-",
+                    ]
+                    for task, c in result["consistency"].items()
+                ],
+            )
+        )
     if result["sensitivity"]:
-        tables.append(("context sensitivity (minimal premise edits that flip the truth)",
-                       ["task", "asked", "edited", "answer changed", "sensitivity", "right before and after"],
-                       [[task, str(s["asked"]), str(s["edited"]), str(s["changed"]), _num(s["sensitivity"]),
-                         _num(s["both_correct_rate"])] for task, s in result["sensitivity"].items()]))
+        tables.append(
+            (
+                "context sensitivity (minimal premise edits that flip the truth)",
+                ["task", "asked", "edited", "answer changed", "sensitivity", "right before and after"],
+                [
+                    [
+                        task,
+                        str(s["asked"]),
+                        str(s["edited"]),
+                        str(s["changed"]),
+                        _num(s["sensitivity"]),
+                        _num(s["both_correct_rate"]),
+                    ]
+                    for task, s in result["sensitivity"].items()
+                ],
+            )
+        )
     if result["constrained"]:
         joint = result["constrained"]
-        tables.append(("constrained prediction (MPE of the circuit)", ["answered jointly", *COLUMNS],
-                       [[str(joint["answered_jointly"]), *metric_row("all files", joint["overall"], intervals)[1:]]]))
+        tables.append(
+            (
+                "constrained prediction (MPE of the circuit)",
+                ["answered jointly", *COLUMNS],
+                [[str(joint["answered_jointly"]), *metric_row("all files", joint["overall"], intervals)[1:]]],
+            )
+        )
     return tables
 
 
 def print_result(result: dict, console: Console) -> None:
     """Verdict first, then the tables (intervals are in eval.md and eval.json)."""
-    style = "bold red" if flagged(result["overall"]) else "bold green" if result["overall"]["status"] == "ok" else "bold yellow"
+    style = (
+        "bold red"
+        if flagged(result["overall"])
+        else "bold green"
+        if result["overall"]["status"] == "ok"
+        else "bold yellow"
+    )
     console.print(Panel("\n".join(escape(line) for line in verdict_lines(result)), style=style))
     for title, rows in metric_rows(result, intervals=False):
         console.print(rich_table(title, ["", *COLUMNS], rows))
@@ -106,9 +164,12 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 def eval_markdown(result: dict, plots: Iterable[str] = ()) -> str:
     """``eval.md``: verdict, metric tables, checks, timing, plots."""
-    parts = ["# Evaluation of " + result["model"], "```\n" + "\n".join(verdict_lines(result)) + "\n```",
-             "Collapse rules (docs/evaluation.md): one answer on ≥ 95% of a balanced set, or MCC < 0.05 with "
-             "balanced accuracy < 0.55. Brackets are Wilson 95% intervals."]
+    parts = [
+        "# Evaluation of " + result["model"],
+        "```\n" + "\n".join(verdict_lines(result)) + "\n```",
+        "Collapse rules (docs/evaluation.md): one answer on ≥ 95% of a balanced set, or MCC < 0.05 with "
+        "balanced accuracy < 0.55. Brackets are Wilson 95% intervals.",
+    ]
     for title, rows in metric_rows(result):
         parts += [f"## {title}", markdown_table(["", *COLUMNS], rows)]
     for title, header, rows in check_rows(result):
@@ -117,8 +178,9 @@ def eval_markdown(result: dict, plots: Iterable[str] = ()) -> str:
     if rejected:
         parts += ["## rejected rows", "\n".join(f"- {name}: {count} rows" for name, count in rejected.items())]
     timing = result["timing"]
-    parts.append(f"{timing['prompts']} prompts in {timing['seconds']:.1f} s "
-                 f"({_num(timing['prompts_per_s'], 1)} prompts/s).")
+    parts.append(
+        f"{timing['prompts']} prompts in {timing['seconds']:.1f} s ({_num(timing['prompts_per_s'], 1)} prompts/s)."
+    )
     parts += [f"![{name}]({name})" for name in plots]
     return "\n\n".join(parts) + "\n"
 

@@ -15,6 +15,7 @@ The verdict is **undetermined** (not collapsed, with a note) when no rule fires 
 tell: it is empty, or its labels hold one class only (then a model that always gives that answer
 and a model that reasons correctly score the same).
 """
+
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
@@ -52,8 +53,14 @@ class Verdict:
         return "undetermined" if self.notes else "ok"
 
     def to_dict(self) -> dict:
-        return {"collapsed": self.collapsed, "inverted": self.inverted, "flagged": self.flagged,
-                "status": self.status, "reasons": list(self.reasons), "notes": list(self.notes)}
+        return {
+            "collapsed": self.collapsed,
+            "inverted": self.inverted,
+            "flagged": self.flagged,
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "notes": list(self.notes),
+        }
 
 
 def flagged(entry: dict) -> bool:
@@ -70,26 +77,40 @@ def collapse_verdict(metrics: BinaryMetrics) -> Verdict:
     yes_rate, label_rate = metrics.yes_rate, metrics.label_yes_rate
     dominant, share = ("Yes", yes_rate) if yes_rate >= 0.5 else ("No", 1 - yes_rate)
     if BALANCED_BAND[0] <= label_rate <= BALANCED_BAND[1] and share >= DOMINANT_SHARE:
-        reasons.append(f"answers {dominant} to {share:.1%} of a balanced set (labels {label_rate:.1%} Yes; "
-                       f"threshold {DOMINANT_SHARE:.0%})")
+        reasons.append(
+            f"answers {dominant} to {share:.1%} of a balanced set (labels {label_rate:.1%} Yes; "
+            f"threshold {DOMINANT_SHARE:.0%})"
+        )
     ba = metrics.balanced_accuracy
     if not reasons and metrics.mcc <= INVERTED_MCC and ba <= INVERTED_BALANCED_ACCURACY:
-        return Verdict(False, [f"inverted: MCC {metrics.mcc:.3f} ≤ {INVERTED_MCC} and balanced accuracy {ba:.3f} ≤ "
-                               f"{INVERTED_BALANCED_ACCURACY}: the answers are mostly the opposite of the truth"],
-                       inverted=True)
+        return Verdict(
+            False,
+            [
+                f"inverted: MCC {metrics.mcc:.3f} ≤ {INVERTED_MCC} and balanced accuracy {ba:.3f} ≤ "
+                f"{INVERTED_BALANCED_ACCURACY}: the answers are mostly the opposite of the truth"
+            ],
+            inverted=True,
+        )
     if metrics.mcc < MIN_MCC and ba < MIN_BALANCED_ACCURACY:
-        reasons.append(f"no signal: MCC {metrics.mcc:.3f} < {MIN_MCC} and balanced accuracy {ba:.3f} < "
-                       f"{MIN_BALANCED_ACCURACY}")
+        reasons.append(
+            f"no signal: MCC {metrics.mcc:.3f} < {MIN_MCC} and balanced accuracy {ba:.3f} < {MIN_BALANCED_ACCURACY}"
+        )
     notes = []
     if not reasons and metrics.label_yes in (0, metrics.n):
         only = "Yes" if metrics.label_yes else "No"
-        notes.append(f"every label is {only}: a model that always answers {only} would score the same; "
-                     "judge collapse on a set with both answers")
+        notes.append(
+            f"every label is {only}: a model that always answers {only} would score the same; "
+            "judge collapse on a set with both answers"
+        )
     return Verdict(bool(reasons), reasons, notes)
 
 
-def answer_report(gold: Sequence[bool], answers: Sequence[bool], scores: Sequence[float] | None,
-                  premises: Sequence[Hashable] | None = None) -> dict:
+def answer_report(
+    gold: Sequence[bool],
+    answers: Sequence[bool],
+    scores: Sequence[float] | None,
+    premises: Sequence[Hashable] | None = None,
+) -> dict:
     """One set of answers judged, as every level of eval.json and every dev check carries it: the
     metrics of `BinaryMetrics.to_dict`, ``roc_auc`` of ``scores`` and ``premise_auc`` of ``scores``
     grouped by ``premises`` (None without them), and the verdict."""

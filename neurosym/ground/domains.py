@@ -4,6 +4,7 @@
 ``{"Node": ["A", "B"]}`` uses the given names. Set domains (``subsets(Node, max 2)``) hold
 frozensets of their base domain's elements, smallest first.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,7 @@ class Domain:
 
     name: str
     elements: tuple
-    base: "Domain | None" = None
+    base: Domain | None = None
     max_size: int | None = None
     members: frozenset = field(init=False, repr=False, compare=False)
 
@@ -45,8 +46,10 @@ class Domain:
     def contains(self, element) -> bool:
         if self.base is None:
             return element in self.members
-        return isinstance(element, frozenset) and (self.max_size is None or len(element) <= self.max_size) and (
-            element <= self.base.members
+        return (
+            isinstance(element, frozenset)
+            and (self.max_size is None or len(element) <= self.max_size)
+            and (element <= self.base.members)
         )
 
     def spec(self):
@@ -115,12 +118,16 @@ def resolve_relations(theory: s.Theory, given: DomainSpec | None, domains: dict[
 def _relation_tuple(decl: s.RelationDecl, row, domains: dict[str, Domain]) -> tuple:
     elements = tuple(row.split(":")) if isinstance(row, str) else tuple(str(e) for e in row)
     if len(elements) != len(decl.arg_domains):
-        raise GroundingError(f"relation {decl.name!r} relates {len(decl.arg_domains)} element(s) "
-                             f"({', '.join(decl.arg_domains)}); got {row!r}", decl.loc)
+        raise GroundingError(
+            f"relation {decl.name!r} relates {len(decl.arg_domains)} element(s) "
+            f"({', '.join(decl.arg_domains)}); got {row!r}",
+            decl.loc,
+        )
     for element, domain in zip(elements, decl.arg_domains):
         if not domains[domain].contains(element):
-            raise GroundingError(f"relation {decl.name!r}: {element!r} in {row!r} is not an element of domain "
-                                 f"{domain!r}", decl.loc)
+            raise GroundingError(
+                f"relation {decl.name!r}: {element!r} in {row!r} is not an element of domain {domain!r}", decl.loc
+            )
     return elements
 
 

@@ -5,6 +5,7 @@ A ground formula is a nested tuple, cheap to build and hash:
 ``("iff", a, b)``, ``("xor", a, b)``, ``("count", op, k, fs)`` with op in exactly/at_most/at_least.
 After grounding, keys are replaced by 1-based SDD variable indices (`relabel`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -194,8 +195,13 @@ def to_sympy(f: GroundFormula, name: Callable[[Any], str] = str):
     items = [to_sympy(g, name) for g in f[3]]
     n, k = len(items), f[2]
     exact = {"exactly": [k], "at_most": range(0, k + 1), "at_least": range(k, n + 1)}[f[1]]
-    return boolalg.Or(*(boolalg.And(*(items[i] if i in chosen else boolalg.Not(items[i]) for i in range(n)))
-                        for j in exact for chosen in _subsets(n, j)))
+    return boolalg.Or(
+        *(
+            boolalg.And(*(items[i] if i in chosen else boolalg.Not(items[i]) for i in range(n)))
+            for j in exact
+            for chosen in _subsets(n, j)
+        )
+    )
 
 
 def _subsets(n: int, size: int):

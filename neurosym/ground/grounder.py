@@ -8,6 +8,7 @@ compile time, only filter bindings and never become atoms.
 A binding whose atom falls outside its predicate's domain (say ``Z + w`` grows past a set
 domain's ``max``) is skipped: that instance of the innermost quantifier or count is left out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -74,16 +75,28 @@ def ground(theory: s.Theory, domains: DomainSpec | None = None) -> GroundTheory:
     raw = [(c.name, *grounder.constraint(c)) for c in theory.constraints.values()]
     # Variables in a canonical order: predicate declaration order, then argument tuples in domain order.
     order = {name: i for i, name in enumerate(theory.predicates)}
-    keys = sorted({k for _, conjuncts, _ in raw for f in conjuncts for k in g.atoms(f)},
-                  key=lambda k: (order[k[0]], grounder.sort_key(k)))
+    keys = sorted(
+        {k for _, conjuncts, _ in raw for f in conjuncts for k in g.atoms(f)},
+        key=lambda k: (order[k[0]], grounder.sort_key(k)),
+    )
     hidden = [k for k in keys if theory.predicates[k[0]].kind == "hidden"]
     atoms = [k for k in keys if theory.predicates[k[0]].kind != "hidden"]
     index = {k: i + 1 for i, k in enumerate(atoms + hidden)}
-    constraints = [GroundConstraint(name, [g.relabel(f, index) for f in conjuncts], skipped) for name, conjuncts, skipped in raw]
+    constraints = [
+        GroundConstraint(name, [g.relabel(f, index) for f in conjuncts], skipped) for name, conjuncts, skipped in raw
+    ]
     return GroundTheory(
-        theory, resolved, atoms, [grounder.atom_name(k) for k in atoms], [theory.predicates[k[0]].kind for k in atoms],
-        constraints, [grounder.elements_of(k) for k in atoms], hidden, [grounder.atom_name(k) for k in hidden],
-        [grounder.elements_of(k) for k in hidden], relations,
+        theory,
+        resolved,
+        atoms,
+        [grounder.atom_name(k) for k in atoms],
+        [theory.predicates[k[0]].kind for k in atoms],
+        constraints,
+        [grounder.elements_of(k) for k in atoms],
+        hidden,
+        [grounder.atom_name(k) for k in hidden],
+        [grounder.elements_of(k) for k in hidden],
+        relations,
     )
 
 
@@ -132,9 +145,13 @@ class _Grounder:
             return g.neg(self.formula(node.operand, env))
         if isinstance(node, s.Binary):
             left, right = self.formula(node.left, env), self.formula(node.right, env)
-            build = {"and": lambda: g.conj((left, right)), "or": lambda: g.disj((left, right)),
-                     "implies": lambda: g.implies(left, right), "iff": lambda: g.iff(left, right),
-                     "xor": lambda: g.xor(left, right)}[node.op]
+            build = {
+                "and": lambda: g.conj((left, right)),
+                "or": lambda: g.disj((left, right)),
+                "implies": lambda: g.implies(left, right),
+                "iff": lambda: g.iff(left, right),
+                "xor": lambda: g.xor(left, right),
+            }[node.op]
             return build()
         items = []
         for inner in self._bindings(node, env):

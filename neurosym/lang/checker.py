@@ -3,6 +3,7 @@
 Everything here runs without domain sizes, so ``neurosym check FILE`` catches these mistakes
 before any grounding. Each error points at the offending token.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,7 +39,9 @@ class _Checker:
                 seen: set[str] = set()
                 for element in decl.elements:
                     if element in seen:
-                        raise ConstraintTypeError(f"element {element!r} is listed twice in domain {decl.name!r}", decl.loc)
+                        raise ConstraintTypeError(
+                            f"element {element!r} is listed twice in domain {decl.name!r}", decl.loc
+                        )
                     seen.add(element)
         for decl in self.theory.set_domains.values():
             if decl.base not in self.theory.domains:
@@ -60,8 +63,11 @@ class _Checker:
             for domain in decl.arg_domains:
                 if domain not in self.theory.domains:
                     what = "a set domain" if domain in self.theory.set_domains else "not declared"
-                    raise ConstraintTypeError(f"relation {decl.name!r} is over {domain!r}, which is {what}; "
-                                              "expected a plain domain declared with `domain`", decl.loc)
+                    raise ConstraintTypeError(
+                        f"relation {decl.name!r} is over {domain!r}, which is {what}; "
+                        "expected a plain domain declared with `domain`",
+                        decl.loc,
+                    )
         for constraint in self.theory.constraints.values():
             self.formula(constraint.formula, {})
         self._hidden_predicates_are_constrained()
@@ -162,15 +168,18 @@ class _Checker:
                     hint="move the atom into the formula, or declare a `relation` given at compile time",
                 )
             known = ", ".join(self.theory.relations) or "none"
-            raise ConstraintTypeError(f"unknown relation {node.relation!r}", node.loc,
-                                      hint=f"declared relations: {known}")
+            raise ConstraintTypeError(
+                f"unknown relation {node.relation!r}", node.loc, hint=f"declared relations: {known}"
+            )
         self._arguments(node, decl.arg_domains, env)
 
     # -- terms ---------------------------------------------------------------------------------
     def expect(self, term: s.Term, expected: _Type, env: dict[str, _Type], role: str) -> None:
         actual = self.term(term, env, expected)
         if actual != expected:
-            raise ConstraintTypeError(f"{role} must be an element of {expected}, but this is an element of {actual}", term.loc)
+            raise ConstraintTypeError(
+                f"{role} must be an element of {expected}, but this is an element of {actual}", term.loc
+            )
 
     def term(self, term: s.Term, env: dict[str, _Type], expected: _Type | None) -> _Type:
         """The type of ``term``; ``expected`` decides what a constant or ``{}`` is."""
@@ -182,13 +191,15 @@ class _Checker:
             raise ConstraintTypeError(
                 f"unbound variable {term.name!r}",
                 term.loc,
-                hint="bind it with forall/exists/exactly, or quote it (\"name\") to mean a domain element",
+                hint='bind it with forall/exists/exactly, or quote it ("name") to mean a domain element',
             )
         if isinstance(term, s.Constant):
             if expected is None:
                 raise ConstraintTypeError(f"cannot tell which domain the constant {term.value!r} belongs to", term.loc)
             if expected.is_set:
-                raise ConstraintTypeError(f"expected an element of {expected}, got the constant {term.value!r}", term.loc)
+                raise ConstraintTypeError(
+                    f"expected an element of {expected}, got the constant {term.value!r}", term.loc
+                )
             decl = self.theory.domains[expected.domain]
             if decl.elements is not None and term.value not in decl.elements:
                 raise ConstraintTypeError(

@@ -3,6 +3,7 @@
 Includes are resolved relative to the including file and merged in order; a name declared twice
 (also across includes) is an error at the second declaration.
 """
+
 from __future__ import annotations
 
 import os
@@ -77,10 +78,12 @@ class _ToSyntax(Transformer):
     def domain_decl(self, meta, name, *elements):
         for element in elements:
             if element.type == "NAME":
-                self._name(element, "a domain element (quote it: \"name\")")
+                self._name(element, 'a domain element (quote it: "name")')
             elif not s.ELEMENT_NAME.match(_element_name(element)):
-                raise ConstraintSyntaxError(f"element name {_element_name(element)!r} may hold only letters, digits, "
-                                            "'_', '.' and '-'", self._tok(element))
+                raise ConstraintSyntaxError(
+                    f"element name {_element_name(element)!r} may hold only letters, digits, '_', '.' and '-'",
+                    self._tok(element),
+                )
         listed = tuple(_element_name(e) for e in elements) if _has_braces(meta, name) else None
         return s.DomainDecl(self._name(name, "a domain"), listed, self._loc(meta))
 
@@ -229,8 +232,9 @@ _COUNT_MISSPELLINGS = {"atmost", "atleast", "at_most", "at_least", "most", "leas
 @lru_cache(maxsize=1)
 def _reserved_words() -> frozenset[str]:
     """The grammar's keywords (``forall``, ``in``, ``at``, …): they cannot name anything."""
-    return frozenset(t.pattern.value for t in _parser().terminals
-                     if t.pattern.type == "str" and t.pattern.value.isalpha())
+    return frozenset(
+        t.pattern.value for t in _parser().terminals if t.pattern.type == "str" and t.pattern.value.isalpha()
+    )
 
 
 def _syntax_error(error: UnexpectedInput, file: str, text: str) -> ConstraintSyntaxError:
@@ -244,13 +248,19 @@ def _syntax_error(error: UnexpectedInput, file: str, text: str) -> ConstraintSyn
             found = repr(str(error.token))
             loc = Location(file, line, column, column + max(1, len(str(error.token))), text)
         expected = sorted({_describe_terminal(t) for t in error.accepts or error.expected})
-        return ConstraintSyntaxError(f"unexpected {found}; expected one of: {', '.join(expected)}", loc,
-                                     hint=_syntax_hint(text, offset, expected, str(error.token)))
+        return ConstraintSyntaxError(
+            f"unexpected {found}; expected one of: {', '.join(expected)}",
+            loc,
+            hint=_syntax_hint(text, offset, expected, str(error.token)),
+        )
     if isinstance(error, UnexpectedCharacters):
         if error.char == '"':
             return ConstraintSyntaxError('unterminated string: a quoted name must end with " on the same line', loc)
-        return ConstraintSyntaxError(f"unexpected character {error.char!r}; expected a name, a number, a keyword or "
-                                     "one of ( ) { } , : = + - == != -> <->", loc)
+        return ConstraintSyntaxError(
+            f"unexpected character {error.char!r}; expected a name, a number, a keyword or "
+            "one of ( ) { } , : = + - == != -> <->",
+            loc,
+        )
     return ConstraintSyntaxError(f"cannot parse this ({type(error).__name__})", loc)
 
 
@@ -259,8 +269,10 @@ def _syntax_hint(text: str, offset: int | None, expected: list[str], found: str)
     variables inside a formula (it belongs in a `where` filter)."""
     before = text if offset is None else text[:offset]
     if found in ("==", "!=") and "'->'" in expected:  # after a formula, not inside a filter
-        return ("`==` and `!=` compare bound variables in a `where` filter, not in a formula: "
-                "`forall x, y in D where x != y: ...`")
+        return (
+            "`==` and `!=` compare bound variables in a `where` filter, not in a formula: "
+            "`forall x, y in D where x != y: ...`"
+        )
     if "')'" in expected or "'}'" in expected:
         opened = _unclosed_bracket(before)
         if opened is not None:
@@ -361,9 +373,13 @@ def _merge(theory: s.Theory, statements: list, folder: Path, read, stack: list[s
             _, relative, loc = item
             target = os.path.normpath(folder / relative)
             if target in stack:
-                chain = " -> ".join(Path(p).name for p in [*stack[stack.index(target):], target])
-                raise ConstraintSyntaxError(f"include cycle: {chain}", loc, hint="a file may not include itself, "
-                                            "directly or through other files; move the shared declarations to one file")
+                chain = " -> ".join(Path(p).name for p in [*stack[stack.index(target) :], target])
+                raise ConstraintSyntaxError(
+                    f"include cycle: {chain}",
+                    loc,
+                    hint="a file may not include itself, "
+                    "directly or through other files; move the shared declarations to one file",
+                )
             if target in theory.files:
                 continue
             if read is _read_disk and not Path(target).is_file():
@@ -379,8 +395,10 @@ def _declare(theory: s.Theory, decl) -> None:
     elif isinstance(decl, (s.PredicateDecl, s.RelationDecl)):
         other = theory.relations if isinstance(decl, s.PredicateDecl) else theory.predicates
         if decl.name in other:
-            raise ConstraintTypeError(f"{decl.name!r} is declared twice, as a predicate and as a relation "
-                                      f"(first at {other[decl.name].loc})", decl.loc)
+            raise ConstraintTypeError(
+                f"{decl.name!r} is declared twice, as a predicate and as a relation (first at {other[decl.name].loc})",
+                decl.loc,
+            )
         table = theory.predicates if isinstance(decl, s.PredicateDecl) else theory.relations
     else:
         if decl.name in theory.domains or decl.name in theory.set_domains:

@@ -3,6 +3,7 @@
 Every node carries the `Location` it came from, so the checker and the grounder can point at
 the exact place in the source when something is wrong.
 """
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,8 @@ class EmptySet:
 class SetAdd:
     """``Z + w``: the set ``Z`` with ``w`` added."""
 
-    base: "Term"
-    element: "Term"
+    base: Term
+    element: Term
     loc: Location
 
 
@@ -52,8 +53,8 @@ class SetAdd:
 class SetRemove:
     """``Z - w``: the set ``Z`` without ``w``."""
 
-    base: "Term"
-    element: "Term"
+    base: Term
+    element: Term
     loc: Location
 
 
@@ -90,7 +91,7 @@ class Member:
 
 @dataclass(frozen=True)
 class CondNot:
-    operand: "Condition"
+    operand: Condition
     loc: Location
 
 
@@ -99,8 +100,8 @@ class CondJunction:
     """``and`` / ``or`` of conditions."""
 
     op: Literal["and", "or"]
-    left: "Condition"
-    right: "Condition"
+    left: Condition
+    right: Condition
     loc: Location
 
 
@@ -133,7 +134,7 @@ class Truth:
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Formula"
+    operand: Formula
     loc: Location
 
 
@@ -142,8 +143,8 @@ class Binary:
     """A binary connective: ``and``, ``or``, ``->``, ``<->`` or ``xor``."""
 
     op: Literal["and", "or", "implies", "iff", "xor"]
-    left: "Formula"
-    right: "Formula"
+    left: Formula
+    right: Formula
     loc: Location
 
 
@@ -163,7 +164,7 @@ class Quantified:
     quantifier: Literal["forall", "exists"]
     binders: tuple[Binder, ...]
     where: Condition | None
-    body: "Formula"
+    body: Formula
     loc: Location
 
 
@@ -175,7 +176,7 @@ class Counting:
     k: int
     binders: tuple[Binder, ...]
     where: Condition | None
-    body: "Formula"
+    body: Formula
     loc: Location
 
 

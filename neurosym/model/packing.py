@@ -8,6 +8,7 @@ the tokens and positions of its own separate prompt. The answer is read at each 
 token. Both paths tokenize a prompt as one string: the head's ids are those of the full prompt up
 to the split, and a prompt whose tokens straddle the split is packed alone, as its own prompt.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -57,7 +58,9 @@ class PackedBatch:
         return int((self.segments != PAD_SEGMENT).sum())
 
     def to(self, device: torch.device | str) -> PackedBatch:
-        return PackedBatch(*(t.to(device) for t in (self.input_ids, self.positions, self.segments, self.rows, self.columns)))
+        return PackedBatch(
+            *(t.to(device) for t in (self.input_ids, self.positions, self.segments, self.rows, self.columns))
+        )
 
 
 def split_prompts(
@@ -78,16 +81,19 @@ def split_prompts(
     heads = [template.head(tokenizer, p) for p in premises]
     unique_heads = list(dict.fromkeys(heads))
     head_ids = dict(zip(unique_heads, tokenizer(unique_heads, add_special_tokens=special)["input_ids"]))
-    fulls = tokenizer([template.render(tokenizer, p, q) for p, q in zip(premises, questions)],
-                      add_special_tokens=special)["input_ids"]
+    fulls = tokenizer(
+        [template.render(tokenizer, p, q) for p, q in zip(premises, questions)], add_special_tokens=special
+    )["input_ids"]
     split = []
     for i, (head, full) in enumerate(zip(heads, fulls)):
         if max_length is not None and len(full) > max_length:
-            raise DataError(f"prompt {i} is {len(full)} tokens, over max_length={max_length}; question: {questions[i]!r}")
+            raise DataError(
+                f"prompt {i} is {len(full)} tokens, over max_length={max_length}; question: {questions[i]!r}"
+            )
         ids = head_ids[head]
         clean = len(ids) < len(full) and full[: len(ids)] == ids
         # a token across the split: the prompt becomes a head of its own, read at its last token
-        split.append((tuple(ids), tuple(full[len(ids):])) if clean else (tuple(full), ()))
+        split.append((tuple(ids), tuple(full[len(ids) :])) if clean else (tuple(full), ()))
     return split
 
 
@@ -152,19 +158,27 @@ def collate(packs: Sequence[Pack], pad_id: int) -> PackedBatch:
             reads.append((question, row, end - 1))  # an empty tail reads the head's last token
             column = end
     reads.sort()
-    return PackedBatch(input_ids, positions, segments,
-                       torch.tensor([r for _, r, _ in reads], dtype=torch.long),
-                       torch.tensor([c for _, _, c in reads], dtype=torch.long))
+    return PackedBatch(
+        input_ids,
+        positions,
+        segments,
+        torch.tensor([r for _, r, _ in reads], dtype=torch.long),
+        torch.tensor([c for _, _, c in reads], dtype=torch.long),
+    )
 
 
-def attention_masks(model: PreTrainedModel, batch: PackedBatch, dtype: torch.dtype) -> torch.Tensor | dict[str, torch.Tensor]:
+def attention_masks(
+    model: PreTrainedModel, batch: PackedBatch, dtype: torch.dtype
+) -> torch.Tensor | dict[str, torch.Tensor]:
     """The 4-D mask [B, 1, T, T] of ``batch`` in the form the model's attention takes, one per
     layer type (sliding-window layers measure the window in position ids, as a separate prompt does)."""
     config = model.config
     attention = config._attn_implementation
     if attention not in MASKABLE_ATTENTIONS:
-        raise DataError(f"attention implementation {attention!r} cannot take a packed mask; use one of "
-                        f"{', '.join(MASKABLE_ATTENTIONS)}")
+        raise DataError(
+            f"attention implementation {attention!r} cannot take a packed mask; use one of "
+            f"{', '.join(MASKABLE_ATTENTIONS)}"
+        )
     q_seg, k_seg = batch.segments[:, :, None], batch.segments[:, None, :]
     columns = torch.arange(batch.segments.shape[1], device=batch.segments.device)
     causal = columns[None, :, None] >= columns[None, None, :]

@@ -3,6 +3,7 @@
 A prompt ends exactly where the model would write its answer, so the answer is read at the last
 position. Batches are padded on the left, which puts every prompt's last token in the final column.
 """
+
 from __future__ import annotations
 
 import string
@@ -15,8 +16,7 @@ from transformers import BatchEncoding, PreTrainedTokenizerBase
 from neurosym.errors import DataError
 
 DEFAULT_USER_TEXT = (
-    "Given the following causal relationships:\n{premise}\n\n{question}\n"
-    "Please answer with only 'Yes' or 'No'."
+    "Given the following causal relationships:\n{premise}\n\n{question}\nPlease answer with only 'Yes' or 'No'."
 )
 
 # Gemma 3's chat format, text only: ``<bos><start_of_turn>user\n…<end_of_turn>\n<start_of_turn>model\n``.

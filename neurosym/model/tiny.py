@@ -4,6 +4,7 @@ The tokenizer is byte-level BPE whose merges are written out (not trained), so i
 every machine: any node name falls back to bytes (distinct names never collapse into an unknown
 token), while the fixed words of the causal prompts, "Yes" and "No" among them, are single tokens.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,15 +21,43 @@ SPECIAL_TOKENS = ("<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_o
 # Whole words of the prompts, questions and chat turns that become single tokens (a leading space
 # is part of the word, as byte-level BPE sees it). Earlier words have higher merge priority.
 _WORDS = (
-    "Yes", " Yes", "No", " No", "user", "model", "Given", " the", " following", " causal",
-    " relationships", " causes", "Does", " Does", " cause", "Are", " Are", " and", " d", "separated",
-    " given", "Please", " answer", " with", " only", " or", "Answer", " '", "'.", " {", "}?",
+    "Yes",
+    " Yes",
+    "No",
+    " No",
+    "user",
+    "model",
+    "Given",
+    " the",
+    " following",
+    " causal",
+    " relationships",
+    " causes",
+    "Does",
+    " Does",
+    " cause",
+    "Are",
+    " Are",
+    " and",
+    " d",
+    "separated",
+    " given",
+    "Please",
+    " answer",
+    " with",
+    " only",
+    " or",
+    "Answer",
+    " '",
+    "'.",
+    " {",
+    "}?",
 )
 
 
 def _byte_level(text: str) -> str:
     """``text`` in the byte-level alphabet (space → Ġ, newline → Ċ, …), as the BPE model sees it."""
-    (mapped, _), = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False).pre_tokenize_str(text)
+    ((mapped, _),) = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False).pre_tokenize_str(text)
     return mapped
 
 

@@ -28,6 +28,7 @@ that *some* value of it completes to a model (existential quantification, `neuro
 `log_prob` evaluates such rows on the SDD projected for their pattern; `mpe` gets the same meaning
 from the max pass by weighing a masked-out variable 1 on both values.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -40,8 +41,16 @@ from neurosym.tensor.inputs import Beliefs, CircuitInputError, check_beliefs
 from neurosym.tensor.layers import Layers, layers_from_sdd
 from neurosym.tensor.products import Products
 from neurosym.tensor.projection import DROPPED, KEPT_PATTERNS, Pattern, Projector, row_patterns
-from neurosym.tensor.semirings import (NEG_INF, Workspace, argmax_tree, marginals, probability_marginals,
-                                       probability_upward, set_leaves, upward)
+from neurosym.tensor.semirings import (
+    NEG_INF,
+    Workspace,
+    argmax_tree,
+    marginals,
+    probability_marginals,
+    probability_upward,
+    set_leaves,
+    upward,
+)
 
 FORMAT = 1
 # Bytes of buffers per chunk (node values and derivatives, product values, the largest layer's
@@ -79,7 +88,7 @@ class TensorCircuit(torch.nn.Module):
         self._projections: dict[Pattern, TensorCircuit] = {}  # on this circuit's device, least recently used first
 
     @classmethod
-    def from_sdd(cls, root, num_vars: int, *, collect_garbage: bool = False) -> "TensorCircuit":
+    def from_sdd(cls, root, num_vars: int, *, collect_garbage: bool = False) -> TensorCircuit:
         """Layer the SDD below ``root``; ``num_vars`` is the number of circuit variables (≥ the SDD's).
         The circuit keeps ``root`` (referenced) to project it for masked rows; ``collect_garbage``
         as in `Projector`."""
@@ -87,29 +96,50 @@ class TensorCircuit(torch.nn.Module):
 
     # -- files ---------------------------------------------------------------------------------
     def save(self, path) -> None:
-        torch.save({"format": FORMAT, "num_vars": self.num_vars, "root": self.root,
-                    "groups": torch.tensor(self.layers.group_sizes, dtype=torch.long).reshape(-1, 3),
-                    "prime": self.prime.to("cpu", torch.int32), "sub": self.sub.to("cpu", torch.int32)}, path)
+        torch.save(
+            {
+                "format": FORMAT,
+                "num_vars": self.num_vars,
+                "root": self.root,
+                "groups": torch.tensor(self.layers.group_sizes, dtype=torch.long).reshape(-1, 3),
+                "prime": self.prime.to("cpu", torch.int32),
+                "sub": self.sub.to("cpu", torch.int32),
+            },
+            path,
+        )
 
     @classmethod
-    def load(cls, path, projector: Projector | None = None) -> "TensorCircuit":
+    def load(cls, path, projector: Projector | None = None) -> TensorCircuit:
         """Read a file written by `save`; the file holds no SDD, so masks need ``projector``."""
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             if state.get("format") != FORMAT:
                 problem = f"format {state.get('format')!r}, this neurosym reads {FORMAT}"
             else:
-                layers = Layers(int(state["num_vars"]), int(state["root"]), state["prime"].long(), state["sub"].long(),
-                                [tuple(g) for g in state["groups"].tolist()])
+                layers = Layers(
+                    int(state["num_vars"]),
+                    int(state["root"]),
+                    state["prime"].long(),
+                    state["sub"].long(),
+                    [tuple(g) for g in state["groups"].tolist()],
+                )
                 problem = layers.problem()
-        except (OSError, RuntimeError, KeyError, AttributeError, TypeError, ValueError, EOFError,
-                pickle.UnpicklingError) as error:
+        except (
+            OSError,
+            RuntimeError,
+            KeyError,
+            AttributeError,
+            TypeError,
+            ValueError,
+            EOFError,
+            pickle.UnpicklingError,
+        ) as error:
             problem = f"unreadable ({error})"
         if problem is not None:
             raise ArtifactError(f"{path}: tensor circuit {problem}", hint="delete the file; it is rebuilt from the SDD")
         return cls(layers, projector)
 
-    def replica(self) -> "TensorCircuit":
+    def replica(self) -> TensorCircuit:
         """A new module sharing these index tensors, so moving it leaves this one where it is."""
         layers = Layers(self.num_vars, self.root, self.prime, self.sub, self.layers.group_sizes)
         return TensorCircuit(layers, self.projector)
@@ -130,8 +160,10 @@ class TensorCircuit(torch.nn.Module):
         return info.tiny * self.paths_through_nodes / info.eps
 
     def extra_repr(self) -> str:
-        return (f"variables={self.num_vars}, nodes={self.num_nodes}, elements={self.num_elements}, "
-                f"layers={self.num_layers}, groups={len(self.groups)}")
+        return (
+            f"variables={self.num_vars}, nodes={self.num_nodes}, elements={self.num_elements}, "
+            f"layers={self.num_layers}, groups={len(self.groups)}"
+        )
 
     # -- queries -------------------------------------------------------------------------------
     def log_prob(self, probs=None, *, logits=None, mask=None) -> torch.Tensor:
@@ -181,8 +213,10 @@ class TensorCircuit(torch.nn.Module):
         """`log_prob` of masked rows: rows with a masked-out variable on the projection for their
         pattern (one pass per distinct pattern), the others on the whole circuit in one pass."""
         if self.projector is None:
-            raise CircuitInputError("a mask quantifies variables away on the SDD, and this tensor circuit was loaded "
-                                    "without one: call log_prob on the compiled Circuit (or build SemanticLoss from it)")
+            raise CircuitInputError(
+                "a mask quantifies variables away on the SDD, and this tensor circuit was loaded "
+                "without one: call log_prob on the compiled Circuit (or build SemanticLoss from it)"
+            )
         roles = row_patterns(beliefs.values, beliefs.mask, beliefs.from_logits)
         dropping = (roles == DROPPED).any(1)
         whole = beliefs.without_mask()
@@ -190,8 +224,10 @@ class TensorCircuit(torch.nn.Module):
         if bool(dropping.any()):
             patterns, group_of_row = torch.unique(roles[dropping], dim=0, return_inverse=True)
             rows_dropping = dropping.nonzero().squeeze(1)
-            groups += [(self._projected(tuple(pattern)), rows_dropping[group_of_row == g])
-                       for g, pattern in enumerate(patterns.tolist())]
+            groups += [
+                (self._projected(tuple(pattern)), rows_dropping[group_of_row == g])
+                for g, pattern in enumerate(patterns.tolist())
+            ]
         parts, rows_in_order = [], []
         for circuit, rows in groups:
             part = whole.take(rows)
@@ -199,7 +235,7 @@ class TensorCircuit(torch.nn.Module):
             rows_in_order.append(rows)
         return torch.cat(parts)[torch.argsort(torch.cat(rows_in_order))]
 
-    def _projected(self, pattern: Pattern) -> "TensorCircuit":
+    def _projected(self, pattern: Pattern) -> TensorCircuit:
         """The tensor circuit of ``pattern``'s projection, on this circuit's device (kept, least
         recently used dropped first)."""
         circuit = self._projections.pop(pattern, None)
@@ -240,7 +276,7 @@ class TensorCircuit(torch.nn.Module):
 
     def _literals(self, per_node: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The positive and negative literal rows of a ``[num_nodes, rows]`` tensor, as ``[rows, V]``."""
-        literals = per_node[2: 2 + 2 * self.num_vars]
+        literals = per_node[2 : 2 + 2 * self.num_vars]
         return literals[0::2].T, literals[1::2].T
 
 
@@ -318,8 +354,13 @@ def _weighted_count(circuit: TensorCircuit, beliefs: Beliefs, with_grad: bool, i
     return torch.cat(counts), torch.cat(grads) if with_grad else None, torch.cat(late)
 
 
-def _input_gradient(beliefs: Beliefs, rows: slice, m_pos: torch.Tensor, m_neg: torch.Tensor,
-                    weights: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+def _input_gradient(
+    beliefs: Beliefs,
+    rows: slice,
+    m_pos: torch.Tensor,
+    m_neg: torch.Tensor,
+    weights: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
     """d log P / d input from the literal marginals m = d log P / d log w, ``[rows, V]``;
     ``weights`` are the chunk's (σ(z), σ(−z)) where the probability pass has them already."""
     x = beliefs.values[rows]

@@ -5,6 +5,7 @@ log-weights through log-sigmoid of +z and −z, never log(1 − p), so +inf is w
 and a very negative logit keeps its precision. A boolean mask ``[..., V]`` (broadcastable) marks
 the variables that take part (see `neurosym.tensor.projection` for what the others mean).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -47,13 +48,13 @@ class Beliefs:
         x = self.values
         return (torch.sigmoid(x), torch.sigmoid(-x)) if self.from_logits else (x, 1 - x)
 
-    def to(self, dtype: torch.dtype) -> "Beliefs":
+    def to(self, dtype: torch.dtype) -> Beliefs:
         return self if self.values.dtype == dtype else replace(self, values=self.values.to(dtype))
 
-    def without_mask(self) -> "Beliefs":
+    def without_mask(self) -> Beliefs:
         return replace(self, mask=None)
 
-    def take(self, rows: torch.Tensor) -> "Beliefs":
+    def take(self, rows: torch.Tensor) -> Beliefs:
         """The rows at the indices ``rows``, as a flat batch."""
         mask = None if self.mask is None else self.mask[rows]
         return Beliefs(self.values[rows], self.from_logits, mask, rows.shape)
@@ -67,16 +68,19 @@ class Beliefs:
 def check_beliefs(num_vars: int, device: torch.device, probs, logits, mask) -> Beliefs:
     """Validate one call's arguments; every message names the offending value."""
     if (probs is None) == (logits is None):
-        raise CircuitInputError("pass exactly one of probs or logits (got "
-                                + ("both" if probs is not None else "neither") + ")")
+        raise CircuitInputError(
+            "pass exactly one of probs or logits (got " + ("both" if probs is not None else "neither") + ")"
+        )
     name, x = ("probs", probs) if probs is not None else ("logits", logits)
     x = _as_float_tensor(name, x)
     if x.dim() == 0 or x.shape[-1] != num_vars:
-        raise CircuitInputError(f"{name} must have shape [..., {num_vars}] (one entry per circuit variable), "
-                                f"got shape {tuple(x.shape)}")
+        raise CircuitInputError(
+            f"{name} must have shape [..., {num_vars}] (one entry per circuit variable), got shape {tuple(x.shape)}"
+        )
     if x.device != device:
-        raise CircuitInputError(f"{name} is on {x.device} but the circuit is on {device}; "
-                                f"move one of them with .to(device)")
+        raise CircuitInputError(
+            f"{name} is on {x.device} but the circuit is on {device}; move one of them with .to(device)"
+        )
     _reject(name, x, torch.isnan(x), "is NaN")
     if name == "probs":
         _reject(name, x, (x < 0) | (x > 1), "is outside [0, 1]")
@@ -85,12 +89,15 @@ def check_beliefs(num_vars: int, device: torch.device, probs, logits, mask) -> B
     if mask is not None:
         mask = torch.as_tensor(mask, device=x.device)
         if mask.dtype != torch.bool:
-            raise CircuitInputError(f"mask must be a bool tensor (True = the variable takes part), got dtype {mask.dtype}")
+            raise CircuitInputError(
+                f"mask must be a bool tensor (True = the variable takes part), got dtype {mask.dtype}"
+            )
         try:
             mask = mask.expand(x.shape)
         except RuntimeError:
-            raise CircuitInputError(f"mask of shape {tuple(mask.shape)} does not broadcast to {name} of shape "
-                                    f"{tuple(x.shape)}") from None
+            raise CircuitInputError(
+                f"mask of shape {tuple(mask.shape)} does not broadcast to {name} of shape {tuple(x.shape)}"
+            ) from None
         flat_mask = mask.reshape(-1, num_vars)
     return Beliefs(x.reshape(-1, num_vars), name == "logits", flat_mask, shape)
 

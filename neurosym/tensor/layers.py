@@ -16,6 +16,7 @@ group's width), so a group's elements form a dense ``[nodes, width]`` block: a p
 block's children and reduces over the width, with no scatter. Small groups are padded up into the
 next wider one with ``(false, false)`` elements, which add nothing.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,15 +60,20 @@ class Layers:
         if self.prime.shape != self.sub.shape or self.prime.numel() != int((sizes[:, 0] * sizes[:, 1]).sum()):
             return "element arrays do not match the group sizes"
         children = torch.cat([self.prime, self.sub])
-        if not (0 <= self.root < self.num_nodes) or bool((children < 0).any()) \
-                or bool((children >= self.node_of_element().repeat(2)).any()):
+        if (
+            not (0 <= self.root < self.num_nodes)
+            or bool((children < 0).any())
+            or bool((children >= self.node_of_element().repeat(2)).any())
+        ):
             return "an element points to a node that does not come before it"
         return None
 
     def node_of_element(self) -> torch.Tensor:
         """The node each element belongs to, ``[elements]``."""
         sizes = self._sizes()
-        return torch.arange(self.num_leaves, self.num_nodes).repeat_interleave(sizes[:, 1].repeat_interleave(sizes[:, 0]))
+        return torch.arange(self.num_leaves, self.num_nodes).repeat_interleave(
+            sizes[:, 1].repeat_interleave(sizes[:, 0])
+        )
 
     def _sizes(self) -> torch.Tensor:
         """(nodes, width) of each group, ``[groups, 2]``."""
@@ -87,7 +93,7 @@ class Layers:
         for g in groups:
             span = slice(g.offset, g.offset + g.nodes * g.width)
             per_element = real[span] * (below[prime[span]] + below[sub[span]])
-            below[g.first: g.first + g.nodes] = per_element.view(g.nodes, g.width).sum(1)
+            below[g.first : g.first + g.nodes] = per_element.view(g.nodes, g.width).sum(1)
         for g in reversed(groups):
             span = slice(g.offset, g.offset + g.nodes * g.width)
             amounts = real[span] * above[node_of_element[span]]

@@ -11,6 +11,7 @@ layer ``L``: a node's products are at its layer or below, so going up a layer co
 products, then its nodes; going down, its nodes' derivatives, then its products'. A product
 buffer has one more row after the products, all ones, from which the root takes its derivative.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ class Products(torch.nn.Module):
         num_nodes, root = layers.num_nodes, layers.root
         node_layer = torch.zeros(num_nodes, dtype=torch.long)
         for g, (layer, _, _) in zip(layers.groups(), layers.group_sizes):
-            node_layer[g.first: g.first + g.nodes] = layer
+            node_layer[g.first : g.first + g.nodes] = layer
         prime, sub = layers.prime.cpu(), layers.sub.cpu()
         real = prime != 0  # padding elements are (false, false)
         prime, sub, owner = prime[real], sub[real], layers.node_of_element()[real]
@@ -58,10 +59,12 @@ class Products(torch.nn.Module):
 
         top = int(node_layer.max())
         product_stops = torch.searchsorted(product_layer, torch.arange(1, top + 1), right=True).tolist()
-        node_stops = torch.searchsorted(node_layer[layers.num_leaves:], torch.arange(1, top + 1), right=True)
+        node_stops = torch.searchsorted(node_layer[layers.num_leaves :], torch.arange(1, top + 1), right=True)
         node_stops = (node_stops + layers.num_leaves).tolist()
-        self.layers = [Layer(slice(p0, p1), slice(n0, n1)) for p0, p1, n0, n1 in
-                       zip([0, *product_stops], product_stops, [layers.num_leaves, *node_stops], node_stops)]
+        self.layers = [
+            Layer(slice(p0, p1), slice(n0, n1))
+            for p0, p1, n0, n1 in zip([0, *product_stops], product_stops, [layers.num_leaves, *node_stops], node_stops)
+        ]
         self.num_leaves = layers.num_leaves
 
         is_child = torch.cat([first, second]) >= 2  # the constants' derivatives are never needed
@@ -70,9 +73,11 @@ class Products(torch.nn.Module):
         keep = torch.cat([is_child, torch.tensor([True])])
         self.bounds: dict[str, list[int]] = {}  # the offsets as Python ints
         self.register_buffer("pairs", torch.stack([first, second], 1).flatten(), persistent=False)  # prime, sub, ...
-        for name, rows, items, count in [("node_products", owner, product_of_element, num_nodes),
-                                         ("product_parents", product_of_element, owner, self.num_products),
-                                         ("child_products", children[keep], parents_of[keep], num_nodes)]:
+        for name, rows, items, count in [
+            ("node_products", owner, product_of_element, num_nodes),
+            ("product_parents", product_of_element, owner, self.num_products),
+            ("child_products", children[keep], parents_of[keep], num_nodes),
+        ]:
             sorted_items, offsets = _compressed(rows, items, count)
             self.register_buffer(name, sorted_items, persistent=False)
             self.register_buffer(f"{name}_offsets", offsets, persistent=False)
@@ -82,7 +87,7 @@ class Products(torch.nn.Module):
         """Map ``name``'s items for ``rows`` and their ``len(rows) + 1`` offsets counted from 0:
         what `bag_sums` needs to sum, for each of those rows, the rows its items name."""
         start, stop = self.bounds[name][rows.start], self.bounds[name][rows.stop]
-        return getattr(self, name)[start: stop], getattr(self, f"{name}_offsets")[rows.start: rows.stop + 1] - start
+        return getattr(self, name)[start:stop], getattr(self, f"{name}_offsets")[rows.start : rows.stop + 1] - start
 
     def extra_repr(self) -> str:
         return f"products={self.num_products}, layers={len(self.layers)}"

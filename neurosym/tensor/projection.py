@@ -12,6 +12,7 @@ PySDD computes exactly (``exists_multiple``). The rows' evidence (taking-part va
 either way, and the conditioned SDD is a few nodes where quantifying the whole SDD can be larger
 than the SDD itself (d-separation k = 4: 13k nodes, quantified 33k–98k, conditioned first ≤ 60). Each distinct (evidence, masked-out) pattern is projected once and kept.
 """
+
 from __future__ import annotations
 
 import array

@@ -14,6 +14,7 @@ Both backward passes give each node's derivative d log P / d log value to its el
 in proportion to their share of the node, element / node, and from an element to both children,
 top to bottom. `argmax_tree` follows each chosen node's maximising element the same way.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -93,11 +94,20 @@ class Workspace:
         for layer in layout.layers:
             count = layer.products.stop - layer.products.start
             both = self.children[: 2 * count].view(count, 2, self.rows)
-            views.append(LayerViews(
-                layout.pairs[2 * layer.products.start: 2 * layer.products.stop], self.children[: 2 * count],
-                both[:, 0], both[:, 1], self.products[layer.products], self.values[layer.nodes],
-                self.grads[layer.nodes], layout.bags("node_products", layer.nodes),
-                layout.bags("child_products", layer.nodes), layout.bags("product_parents", layer.products)))
+            views.append(
+                LayerViews(
+                    layout.pairs[2 * layer.products.start : 2 * layer.products.stop],
+                    self.children[: 2 * count],
+                    both[:, 0],
+                    both[:, 1],
+                    self.products[layer.products],
+                    self.values[layer.nodes],
+                    self.grads[layer.nodes],
+                    layout.bags("node_products", layer.nodes),
+                    layout.bags("child_products", layer.nodes),
+                    layout.bags("product_parents", layer.products),
+                )
+            )
         return views
 
     @cached_property
@@ -112,7 +122,7 @@ class Workspace:
         if self.rows == 0:
             return self.values.new_empty(group.nodes, group.width, 0)
         count = group.nodes * group.width
-        children = self.circuit.pairs[2 * group.offset: 2 * (group.offset + count)]
+        children = self.circuit.pairs[2 * group.offset : 2 * (group.offset + count)]
         return F.embedding_bag(children, self.values, self.bags[:count], mode="sum").view(group.nodes, group.width, -1)
 
 
@@ -124,7 +134,7 @@ def _largest_group(circuit) -> int:
 def set_leaves(values: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, false: float, true: float) -> None:
     """Rows 0, 1 = false, true; then (pos, neg) per variable, from ``[rows, V]`` literal weights."""
     values[0], values[1] = false, true
-    literals = values[2: 2 + 2 * pos.shape[1]].view(pos.shape[1], 2, values.shape[1])
+    literals = values[2 : 2 + 2 * pos.shape[1]].view(pos.shape[1], 2, values.shape[1])
     literals[:, 0], literals[:, 1] = pos.T, neg.T
 
 
@@ -166,7 +176,7 @@ def upward(circuit, work: Workspace, semiring: str) -> list[torch.Tensor | None]
     """
     per_group = []
     for group in circuit.groups:
-        out = work.values[group.first: group.first + group.nodes]
+        out = work.values[group.first : group.first + group.nodes]
         x = work.log_products(group)
         if group.width == 1:  # a conjunction: its one element is its value
             out.copy_(x.squeeze(1))
@@ -190,7 +200,7 @@ def marginals(circuit, work: Workspace, shares: list, seed: torch.Tensor) -> tor
     grads = work.grads.zero_()
     grads[circuit.root] = seed
     for group, share in zip(reversed(circuit.groups), reversed(shares)):
-        node_grads = grads[group.first: group.first + group.nodes].unsqueeze(1)
+        node_grads = grads[group.first : group.first + group.nodes].unsqueeze(1)
         amounts = work.scratch[: group.nodes * group.width].view(group.nodes, group.width, -1)
         if share is None:  # a conjunction passes its derivative on unchanged
             amounts.copy_(node_grads)
@@ -206,7 +216,7 @@ def argmax_tree(circuit, picks: list[torch.Tensor], feasible: torch.Tensor) -> t
     chosen[circuit.root] = feasible.float()
     for group, pick in zip(reversed(circuit.groups), reversed(picks)):
         taken = chosen.new_zeros(group.nodes, group.width, pick.shape[1])
-        taken.scatter_(1, pick.unsqueeze(1), chosen[group.first: group.first + group.nodes].unsqueeze(1))
+        taken.scatter_(1, pick.unsqueeze(1), chosen[group.first : group.first + group.nodes].unsqueeze(1))
         _push_down(circuit, chosen, group, taken)
     return chosen > 0
 
