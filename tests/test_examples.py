@@ -3,16 +3,13 @@ at the paper's size: its models on the 4x4 grid are the 184 corner-to-corner sim
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
-from pathlib import Path
 
 import networkx as nx
 import numpy
 import pytest
 import torch
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(autouse=True)
@@ -21,10 +18,7 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def _example(name: str):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / name / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"examples.{name}.run")
 
 
 def _run(name: str, overrides: list[str], capsys) -> tuple[list[str], dict]:

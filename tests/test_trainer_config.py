@@ -58,6 +58,16 @@ def test_yaml_syntax_error_names_line_and_column(tmp_path):
     assert "Traceback" not in result.output
 
 
+def test_set_value_that_is_not_yaml_names_the_item_and_column_and_how_to_quote():
+    item = "prompt.template={premise}\\n{question}"
+    result = _train_cli(str(resource_dir("experiments") / "tiny.yaml"), "--set", item)
+    assert result.exit_code == 1
+    assert f"--set {item}: the value is not valid YAML at column 26" in result.output
+    assert "quote a string" in result.output and "Traceback" not in result.output
+    quoted = load_config(resource_dir("experiments") / "tiny.yaml", ['prompt.template="{premise}\\n{question}"'])
+    assert quoted.prompt.template == "{premise}\n{question}"
+
+
 def test_set_without_equals_and_missing_file_are_user_errors(tmp_path):
     result = _train_cli(str(resource_dir("experiments") / "tiny.yaml"), "--set", "optim.lr")
     assert result.exit_code == 1 and "key=value" in result.output

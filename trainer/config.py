@@ -160,13 +160,28 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConf
         if not sep or not key:
             raise ConfigError(f"--set expects key=value (e.g. optim.lr=1e-4), got {item!r}")
         keys = tuple(k.strip() for k in key.split("."))
-        _assign(raw, keys, yaml.safe_load(value) if value.strip() else None, item)
+        _assign(raw, keys, _override_value(item, value), item)
         set_by[keys] = item
     try:
         return TrainConfig.model_validate(raw)
     except ValidationError as error:
         source = str(path) if path is not None else "config"
         raise ConfigError("; ".join(_problem(e, source, set_by) for e in error.errors())) from None
+
+
+def _override_value(item: str, value: str):
+    """The YAML value of a --set item; an empty value is null."""
+    if not value.strip():
+        return None
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at column {len(item) - len(value) + mark.column + 1}" if mark else ""
+        raise ConfigError(
+            f"--set {item}: the value is not valid YAML{where} ({getattr(error, 'problem', error)}); "
+            "quote a string that starts with { or [ or holds ': ' (e.g. key='\"{premise}\"')"
+        ) from None
 
 
 def _problem(error: dict, source: str, set_by: dict[tuple[str, ...], str]) -> str:
