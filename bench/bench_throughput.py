@@ -34,7 +34,7 @@ from neurosym.causal.text import render_question
 from neurosym.model import YesNoHead, length_batches
 from neurosym.resources import resource_dir
 from trainer.config import load_config
-from trainer.data import TrainingData, batch_indices
+from trainer.data import TrainingData, batch_indices, premise_groups
 from trainer.recipe import build_head, losses
 from trainer.semantic import SemanticTerm, prompts
 
@@ -137,7 +137,12 @@ def bench(args) -> list[dict]:
         return samples[name][-1]
 
     for step in range(args.steps + 1):  # step 0 warms up
-        rows = [data.supervised[i] for i in batch_indices(len(data.supervised), batch, step, 0, 1, config.seed)]
+        rows = [
+            data.supervised[i]
+            for i in batch_indices(
+                premise_groups(data.supervised, config.data.batch_by_premise), batch, step, 0, 1, config.seed
+            )
+        ]
         asked = term.sample(rows, random.Random(step), config.semantic.max_queries)
         for packed in (False, True):
             mode = "packed" if packed else "unpacked"

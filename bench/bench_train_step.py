@@ -23,7 +23,7 @@ import torch
 
 from neurosym.resources import resource_dir
 from trainer.config import load_config
-from trainer.data import TrainingData, batch_indices
+from trainer.data import TrainingData, batch_indices, premise_groups
 from trainer.recipe import ask, build_head, losses
 from trainer.semantic import SemanticTerm
 
@@ -40,7 +40,12 @@ def bench(model: str, steps: int, overrides: list[str]) -> dict:
     times: dict[str, list[float]] = {"ce": [], "ce+sl": []}
     prompts = []
     for step in range(steps + 1):  # step 0 warms up
-        batch = [rows[i] for i in batch_indices(len(rows), config.optim.batch_size, step, 0, 1, config.seed)]
+        batch = [
+            rows[i]
+            for i in batch_indices(
+                premise_groups(rows, config.data.batch_by_premise), config.optim.batch_size, step, 0, 1, config.seed
+            )
+        ]
         asked = term.sample(batch, random.Random(step), config.semantic.max_queries)
         for variant in times:
             start = time.perf_counter()

@@ -207,3 +207,20 @@ def test_audit_of_a_theory_the_sampler_cannot_ground_names_its_file(tmp_path):
     result = CliRunner().invoke(app, ["data", "audit", "--theory", str(theory), "--graphs", "5", "--k", "3"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"{theory}: unknown predicted predicate 'label'" in result.output.replace("\n", "")
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_per_graph_asks_more_of_each_premise_and_stays_balanced_and_true(task):
+    assert generate(task, "train", 80, seed=5, per_graph=1) == generate(task, "train", 80, seed=5)
+    questions = generate(task, "train", 120, seed=5, per_graph=3)
+    assert len(questions) == 120 and Counter(q.label for q in questions) == {"Yes": 60, "No": 60}
+    per_premise = Counter(q.premise for q in questions)
+    assert max(per_premise.values()) > 2  # one question per label per graph gives at most 2
+    for premise in per_premise:
+        labels = Counter(q.label for q in questions if q.premise == premise)
+        assert max(labels.values()) <= 3, premise
+    for q in questions:
+        assert q.label == ("Yes" if _networkx_truth(q.premise, q.query) else "No")
+    assert len({(q.premise, q.question) for q in questions}) == len(questions)
+    with pytest.raises(DataError, match="at least 1"):
+        generate(task, "train", 10, per_graph=0)

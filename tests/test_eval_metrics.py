@@ -261,3 +261,10 @@ def test_a_model_with_nan_weights_is_an_error_not_a_row_of_no_answers():
         model.model.norm.weight[0] = float("nan")
     with pytest.raises(DataError, match="'broken' gave a non-finite P\\(Yes\\) for 2 of 2"):
         predictor.predict(premises, questions)
+
+
+def test_a_value_just_below_a_threshold_does_not_print_as_the_threshold():
+    m = from_counts(tp=38, fn=10, fp=36, tn=12)  # the demo's untuned model: MCC 0.0498, balanced accuracy 0.521
+    assert 0.0495 < m.mcc < 0.05
+    reason = collapse_verdict(m).reasons[0]
+    assert reason.startswith(f"no signal: MCC {m.mcc:.4f} < 0.05 and balanced accuracy 0.521 < 0.55")

@@ -368,10 +368,14 @@ def test_dseparation_term_pulls_undecided_beliefs_toward_no():
     assert term.pull(torch.zeros(len(truth)), asked) < 0
 
 
-def test_demo_quick_prints_both_reports(tmp_path):
+def test_demo_quick_prints_the_untuned_and_both_trained_reports(tmp_path):
     result = CliRunner().invoke(app, ["demo", "--quick", "--output-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    for text in ("baseline (λ = 0)", "semantic loss", "balanced accuracy", "constraint violations", "demo finished"):
+    for text in ("untuned", "baseline (λ = 0)", "semantic loss", "balanced accuracy", "constraint violations"):
         assert text in result.output
+    assert "demo finished" in result.output and "accuracy, 95% interval" in result.output
+    dev = TrainingData.load(load_config(resource_dir("experiments") / "tiny.yaml").data).dev
+    row = next(line for line in result.output.splitlines() if "dev questions" in line)
+    assert row.split("│")[2:5] == [f" {len(dev)} ".rjust(len(cell)) for cell in row.split("│")[2:5]]
     for run in ("baseline", "semantic"):
         assert "dev" in records(tmp_path / run)[-1]

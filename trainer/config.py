@@ -45,6 +45,10 @@ class DataConfig(_Section):
     families: Optional[list[str]] = None  # generated data: these families only (`neurosym data generate --help`)
     generate_train: int = Field(2000, ge=1)
     generate_dev: int = Field(200, ge=2)
+    # generated training data: up to this many questions of each label about one premise graph
+    questions_per_premise: int = Field(1, ge=1)
+    # the batch order keeps the questions about one premise together, so a step encodes it once
+    batch_by_premise: bool = False
     unlabeled: Optional[str] = None  # questions whose premises feed the semantic term alone (labels ignored)
     unlabeled_batch_size: Optional[int] = Field(None, ge=1)  # per micro-batch; null = optim.batch_size
     seed: int = 0

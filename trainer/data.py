@@ -41,10 +41,15 @@ def _load_split(config: DataConfig, split: str) -> list[Question]:
     path = config.train if split == "train" else config.dev
     if path is not None:
         return _read(path, config.task)
-    n = config.generate_train if split == "train" else config.generate_dev
-    # dev draws from the training families with another seed; generate() keeps premises disjoint
+    if split == "dev":  # the training families with another seed; generate() keeps premises disjoint
+        return generate(config.task, split, config.generate_dev, seed=config.seed + 7919, families=config.families)
     return generate(
-        config.task, split, n, seed=config.seed + (0 if split == "train" else 7919), families=config.families
+        config.task,
+        split,
+        config.generate_train,
+        seed=config.seed,
+        families=config.families,
+        per_graph=config.questions_per_premise,
     )
 
 
@@ -57,14 +62,30 @@ def _read(path: str, task: str) -> list[Question]:
     return result.questions
 
 
-def batch_indices(n: int, batch_size: int, step: int, micro: int, micro_per_step: int, seed: int) -> list[int]:
-    """Rows of micro-batch ``micro`` of ``step``: epochs are seeded permutations of ``range(n)``."""
+def premise_groups(questions: list[Question], by_premise: bool) -> list[list[int]]:
+    """The units the batch order shuffles: the rows about each premise (in first-seen order), or
+    every row alone."""
+    if not by_premise:
+        return [[i] for i in range(len(questions))]
+    groups: dict[str, list[int]] = {}
+    for i, question in enumerate(questions):
+        groups.setdefault(question.premise, []).append(i)
+    return list(groups.values())
+
+
+def batch_indices(
+    groups: list[list[int]], batch_size: int, step: int, micro: int, micro_per_step: int, seed: int
+) -> list[int]:
+    """Rows of micro-batch ``micro`` of ``step``: each epoch lists the rows of a seeded permutation
+    of ``groups``, so the rows of a group are read one after another."""
+    n = sum(len(group) for group in groups)
     start = (step * micro_per_step + micro) * batch_size
-    epochs: dict[int, np.ndarray] = {}
+    epochs: dict[int, list[int]] = {}
     rows = []
     for position in range(start, start + batch_size):
         epoch, offset = divmod(position, n)
         if epoch not in epochs:
-            epochs[epoch] = np.random.default_rng([seed, epoch]).permutation(n)
-        rows.append(int(epochs[epoch][offset]))
+            order = np.random.default_rng([seed, epoch]).permutation(len(groups))
+            epochs[epoch] = [row for g in order for row in groups[g]]
+        rows.append(epochs[epoch][offset])
     return rows

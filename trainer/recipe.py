@@ -47,7 +47,7 @@ from trainer.checkpoint import (
     trainable_state,
 )
 from trainer.config import EvalConfig, ModelConfig, PromptConfig, TrainConfig, changed_keys, dump_config, load_config
-from trainer.data import TrainingData, batch_indices
+from trainer.data import TrainingData, batch_indices, premise_groups
 from trainer.monitor import CollapseMonitor
 from trainer.progress import Progress
 from trainer.schedules import LambdaSchedule, lr_factor
@@ -98,6 +98,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     # -- the loop -----------------------------------------------------------------------------
     steps, accum = config.optim.max_steps, config.optim.grad_accum
     unlabeled_size = config.data.unlabeled_batch_size or config.optim.batch_size
+    supervised_groups = premise_groups(data.supervised, config.data.batch_by_premise)
+    unlabeled_groups = premise_groups(data.unlabeled, config.data.batch_by_premise)
     progress = Progress(steps, start, enabled=main and config.progress and _interactive())
     head.train()
     trained = start  # steps done: fewer than max_steps after an early stop
@@ -124,12 +126,12 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         prompts_asked = 0
         for micro in range(accum):
             slot, slots = micro * world + rank, accum * world  # every process its own rows
-            picked = batch_indices(len(data.supervised), config.optim.batch_size, step, slot, slots, config.seed)
+            picked = batch_indices(supervised_groups, config.optim.batch_size, step, slot, slots, config.seed)
             rows = [data.supervised[i] for i in picked]
             extra = (
                 [
                     data.unlabeled[i]
-                    for i in batch_indices(len(data.unlabeled), unlabeled_size, step, slot, slots, config.seed + 1)
+                    for i in batch_indices(unlabeled_groups, unlabeled_size, step, slot, slots, config.seed + 1)
                 ]
                 if data.unlabeled
                 else []

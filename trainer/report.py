@@ -62,12 +62,19 @@ def print_reports(reports: dict[str, dict], console: Console, title: str = "fina
     for name in reports:
         table.add_column(name, justify="right")
     table.add_row("verdict", *(_verdict(r) for r in reports.values()))
+    table.add_row("dev questions", *(str(r.get("n", "-")) for r in reports.values()))
     for label, key in ROWS:
         table.add_row(label, *("-" if r.get(key) is None else f"{r[key]:.3f}" for r in reports.values()))
+    table.add_row("accuracy, 95% interval", *(_interval(r, "accuracy") for r in reports.values()))
     console.print(table)
     for name, r in reports.items():
         if flagged(r):
             console.print(f"[red]{name}[/]: {'; '.join(r['reasons'])}")
+
+
+def _interval(report: dict, key: str) -> str:
+    bounds = report.get("intervals", {}).get(key)
+    return "-" if bounds is None else f"{bounds[0]:.3f}–{bounds[1]:.3f}"
 
 
 def _verdict(report: dict) -> str:

@@ -158,6 +158,7 @@ def generate(
     families: Sequence[str] | None = None,
     yes_fraction: float | None = 0.5,
     per_size: bool = False,
+    per_graph: int = 1,
 ) -> list[Question]:
     """``n`` questions for ``split``, shared out evenly over the chosen families.
 
@@ -165,9 +166,12 @@ def generate(
     family within one of its share; ``None`` keeps the natural label distribution (one random
     question per graph). ``per_size`` shares each family's questions out evenly over its graph sizes
     too, each size with its own exact Yes share, so a per-size breakdown is balanced at every size.
+    ``per_graph`` is the most questions of each label drawn from one premise graph.
     """
     if n < 0:
         raise DataError(f"--n must be non-negative, got {n}")
+    if per_graph < 1:
+        raise DataError(f"questions per graph must be at least 1, got {per_graph}")
     if yes_fraction is not None and not 0.0 <= yes_fraction <= 1.0:
         raise DataError(f"the Yes fraction must lie in [0, 1], got {yes_fraction}")
     chosen = families_for(task, split, families)
@@ -178,7 +182,7 @@ def generate(
     for i, (family, share) in enumerate(zip(chosen, _shares(n, len(chosen)))):
         wanted = {None: share} if yes_shares is None else {True: yes_shares[i], False: share - yes_shares[i]}
         key = f"{seed}/{task}/{split}/{family.name}" + (f"/{family.sizes[0]}" if per_size else "")
-        out.extend(_family_questions(family, split, wanted, random.Random(key)))
+        out.extend(_family_questions(family, split, wanted, per_graph, random.Random(key)))
     random.Random(f"{seed}/{task}/{split}").shuffle(out)  # families interleaved, as a trainer reads them
     return out
 
@@ -206,10 +210,10 @@ def _shares(total: int, parts: int) -> list[int]:
 
 
 def _family_questions(
-    family: Family, split: Split, wanted: dict[bool | None, int], rng: random.Random
+    family: Family, split: Split, wanted: dict[bool | None, int], per_graph: int, rng: random.Random
 ) -> list[Question]:
     """Draw graphs of ``split`` until ``wanted`` (label → count, None = any label) is filled; at
-    most one question per wanted label per graph, no (premise, question) pair twice."""
+    most ``per_graph`` questions per wanted label per graph, no (premise, question) pair twice."""
     questions: list[Question] = []
     seen: set[tuple[str, str]] = set()
     idle = 0  # graphs in a row that gave nothing: the family cannot make the labels still wanted
@@ -229,16 +233,33 @@ def _family_questions(
             continue
         facts, premise = GraphFacts(graph), render_premise(edges)
         for label in [label for label, left in wanted.items() if left]:
-            for _ in range(_TRIES):
-                query = draw_query(family.task, list(graph.nodes), rng, family.max_given)
-                truth = facts.answer(family.task, query)
-                text = render_question(family.task, query)
-                if (label is None or truth == label) and (premise, text) not in seen:
-                    seen.add((premise, text))
-                    questions.append(
-                        Question(family.task, premise, text, as_label(truth), graph, query, truth, split, family.name)
-                    )
-                    wanted[label] -= 1
-                    idle = 0
+            for _ in range(min(per_graph, wanted[label])):
+                question = _new_question(family, split, graph, facts, premise, label, seen, rng)
+                if question is None:
                     break
+                questions.append(question)
+                wanted[label] -= 1
+                idle = 0
     return questions
+
+
+def _new_question(
+    family: Family,
+    split: Split,
+    graph: nx.DiGraph,
+    facts: GraphFacts,
+    premise: str,
+    label: bool | None,
+    seen: set[tuple[str, str]],
+    rng: random.Random,
+) -> Question | None:
+    """A random question about ``graph`` with answer ``label`` (None: any) not asked before, or None
+    when ``_TRIES`` draws find none."""
+    for _ in range(_TRIES):
+        query = draw_query(family.task, list(graph.nodes), rng, family.max_given)
+        truth = facts.answer(family.task, query)
+        text = render_question(family.task, query)
+        if (label is None or truth == label) and (premise, text) not in seen:
+            seen.add((premise, text))
+            return Question(family.task, premise, text, as_label(truth), graph, query, truth, split, family.name)
+    return None

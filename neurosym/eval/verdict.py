@@ -86,14 +86,16 @@ def collapse_verdict(metrics: BinaryMetrics) -> Verdict:
         return Verdict(
             False,
             [
-                f"inverted: MCC {metrics.mcc:.3f} ≤ {INVERTED_MCC} and balanced accuracy {ba:.3f} ≤ "
+                f"inverted: MCC {_beside(metrics.mcc, INVERTED_MCC)} ≤ {INVERTED_MCC} and balanced accuracy "
+                f"{_beside(ba, INVERTED_BALANCED_ACCURACY)} ≤ "
                 f"{INVERTED_BALANCED_ACCURACY}: the answers are mostly the opposite of the truth"
             ],
             inverted=True,
         )
     if metrics.mcc < MIN_MCC and ba < MIN_BALANCED_ACCURACY:
         reasons.append(
-            f"no signal: MCC {metrics.mcc:.3f} < {MIN_MCC} and balanced accuracy {ba:.3f} < {MIN_BALANCED_ACCURACY}"
+            f"no signal: MCC {_beside(metrics.mcc, MIN_MCC)} < {MIN_MCC} and balanced accuracy "
+            f"{_beside(ba, MIN_BALANCED_ACCURACY)} < {MIN_BALANCED_ACCURACY}"
         )
     notes = []
     if not reasons and metrics.label_yes in (0, metrics.n):
@@ -118,3 +120,12 @@ def answer_report(
     auc = None if scores is None else roc_auc(gold, scores)
     within = None if scores is None or premises is None else premise_auc(gold, scores, premises)
     return {**metrics.to_dict(), "roc_auc": auc, "premise_auc": within, **collapse_verdict(metrics).to_dict()}
+
+
+def _beside(value: float, limit: float) -> str:
+    """``value`` to 3 decimals, or to as many more as it takes not to print as ``limit`` itself."""
+    for decimals in range(3, 10):
+        shown = f"{value:.{decimals}f}"
+        if float(shown) != limit:
+            return shown
+    return shown
