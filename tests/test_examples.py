@@ -1,10 +1,13 @@
-"""The examples in examples/, each run end to end at a tiny size, and the grid example's circuit
-at the paper's size: its models on the 4x4 grid are the 184 corner-to-corner simple paths."""
+"""The examples in examples/, each run end to end at a tiny size, and their circuits at full size:
+the grid example's models on the 4x4 grid are the 184 corner-to-corner simple paths, the Sudoku
+example's models are the 4x4 Sudoku grids found by brute force."""
 
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
+import re
 
 import networkx as nx
 import numpy
@@ -72,3 +75,68 @@ def test_digits_example_runs_and_labels_every_class_first(capsys):
     rows, record = _run("digits", ["labelled=[10]", "seeds=[0, 1]", "epochs=3", "ramp_epochs=2"], capsys)
     assert [row.split(" | ")[0] for row in rows] == ["| 10"]
     assert all(0.0 <= a <= 1.0 for runs in record["results"]["10"].values() for a in runs)
+
+
+def _brute_force_sudokus() -> set[tuple[int, ...]]:
+    """The 4x4 grids, rows of digits 1-4 read left to right, whose rows, columns and 2x2 boxes each
+    hold every digit: all 24**4 stacks of permuted rows, checked at once."""
+    rows = numpy.array(list(itertools.permutations(range(1, 5))))
+    grids = rows[numpy.indices((len(rows),) * 4).reshape(4, -1).T].reshape(-1, 4, 4)
+    boxes = grids.reshape(-1, 2, 2, 2, 2).transpose(0, 1, 3, 2, 4).reshape(-1, 4, 4)
+    whole = [
+        (numpy.sort(units, axis=2) == [1, 2, 3, 4]).all((1, 2)) for units in (grids, grids.transpose(0, 2, 1), boxes)
+    ]
+    return {tuple(g) for g in grids[numpy.logical_and.reduce(whole)].reshape(-1, 16).tolist()}
+
+
+def test_sudoku_circuit_models_are_the_288_grids():
+    sudoku = _example("sudoku")
+    grids = _brute_force_sudokus()
+    assert set(sudoku.all_grids()) == grids and len(grids) == 288
+    circuit = sudoku.sudoku_circuit()
+    assert circuit.model_count() == len(grids)
+    for grid in sorted(grids)[::7]:  # the count is equal, so the grids sampled must be models too
+        atoms = [int(grid[cell] == d) for cell in range(16) for d in range(1, 5)]
+        assert circuit.satisfied_by(atoms)
+        atoms[:8] = atoms[4:8] + atoms[:4]  # two cells of a row swap digits: the column rule breaks
+        assert not circuit.satisfied_by(atoms)
+
+
+def test_sudoku_puzzles_have_their_solution_as_only_completion():
+    sudoku = _example("sudoku")
+    grids = sorted(_brute_force_sudokus())
+    for example in sudoku.make_puzzles(grids[:50], grids, 40, [4, 9], seed=3):
+        puzzle, solution = example["puzzle"], tuple(example["solution"])
+        assert 4 <= sum(d > 0 for d in puzzle) <= 9 and solution in grids[:50]
+        assert [g for g in grids if all(p in (0, d) for p, d in zip(puzzle, g))] == [solution]
+
+
+def test_sudoku_example_solves_every_puzzle_through_the_circuit(capsys):
+    rows, record = _run(
+        "sudoku", ["puzzles=60", "labelled=[5]", "seeds=[0]", "steps=3", "eval_every=1", "hidden=8"], capsys
+    )
+    assert [row.split(" | ")[:3] for row in rows] == [
+        ["| 5", "plain", "argmax"],
+        ["| 5", "plain", "mpe"],
+        ["| 5", "semantic", "argmax"],
+        ["| 5", "semantic", "mpe"],
+    ]
+    for method in ("plain", "semantic"):
+        # the givens as evidence leave one model, the solution, whatever the MLP believes
+        assert record["results"]["5"][method][0]["mpe"] == {"whole_grid": 1.0, "per_cell": 1.0, "valid": 1.0}
+        assert 0.0 <= record["results"]["5"][method][0]["argmax"]["per_cell"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("givens=[3, 5]", "givens must be [low, high] with 4 <= low <= high <= 16"),
+        ("labelled=[5000]", "labelled must list counts of at most the 900 training puzzles"),
+        ("steps=ten", "'steps=ten': steps takes a value of type int, like 400"),
+        ("seeds=[0", "'seeds=[0': the value is not YAML"),
+        ("epochs=3", "unknown config key 'epochs'"),
+    ],
+)
+def test_sudoku_example_rejects_bad_config(override, message):
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        _example("sudoku").main([override])

@@ -19,7 +19,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import neurosym as ns
-from examples.common import CpuClock, load_config, mean_interval, mlp
+from examples.common import CpuClock, descend, load_config, mean_interval, seeded_mlp
 from neurosym.resources import constraint_path
 
 CLASSES = 10
@@ -34,13 +34,11 @@ def labelled_subset(labels: numpy.ndarray, count: int, seed: int) -> numpy.ndarr
 
 
 def train(config: dict, data: dict, count: int, seed: int, semantic: bool, loss) -> float:
-    torch.manual_seed(seed)
     x, y = data["train"]
     known = torch.from_numpy(labelled_subset(y.numpy(), count, seed))
     unlabelled = torch.ones(len(x), dtype=torch.bool)
     unlabelled[known] = False
-    model = mlp(x.shape[1], config["hidden"], config["layers"], CLASSES)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    model, optimizer = seeded_mlp(config, x.shape[1], CLASSES, seed)
     for epoch in range(config["epochs"]):
         logits = model(x)
         objective = torch.nn.functional.cross_entropy(logits[known], y[known])
@@ -48,9 +46,7 @@ def train(config: dict, data: dict, count: int, seed: int, semantic: bool, loss)
             # ramped up: early on, confident guesses on unlabelled images would only confirm mistakes
             weight = config["semantic_weight"] * min(1.0, epoch / config["ramp_epochs"])
             objective = objective + weight * loss(logits[unlabelled].softmax(1)).mean()
-        optimizer.zero_grad()
-        objective.backward()
-        optimizer.step()
+        descend(optimizer, objective)
     with torch.no_grad():
         x_test, y_test = data["test"]
         return float((model(x_test).argmax(1) == y_test).float().mean())

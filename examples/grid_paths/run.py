@@ -20,7 +20,7 @@ import networkx as nx
 import torch
 
 import neurosym as ns
-from examples.common import CpuClock, load_config, mean_interval, mlp
+from examples.common import CpuClock, best_of, descend, load_config, print_table, seeded_mlp, split_60_20_20
 from neurosym.resources import constraint_path
 
 
@@ -135,13 +135,11 @@ def scores(chosen: torch.Tensor, labels: torch.Tensor, examples: list[dict], gra
 
 
 def train(config: dict, encoding: Encoding, splits: dict, seed: int, semantic: bool) -> dict:
-    torch.manual_seed(seed)
     x, y, evidence, _ = splits["train"]
-    model = mlp(x.shape[1], config["hidden"], config["layers"], y.shape[1])
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    model, optimizer = seeded_mlp(config, x.shape[1], y.shape[1], seed)
     semantic_loss = ns.SemanticLoss(encoding.circuit)
-    best, best_state = -1.0, None
-    for epoch in range(1, config["epochs"] + 1):
+
+    def epoch() -> None:
         model.train()
         for batch in torch.randperm(len(x)).split(config["batch"]):
             logits = model(x[batch])
@@ -149,14 +147,12 @@ def train(config: dict, encoding: Encoding, splits: dict, seed: int, semantic: b
             if semantic:
                 full = encoding.full_logits(evidence[batch], logits)
                 loss = loss + config["semantic_weight"] * semantic_loss(logits=full).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        if epoch % config["eval_every"] == 0 or epoch == config["epochs"]:
-            coherent = evaluate(model, encoding, splits["validation"])["threshold"]["coherent"]
-            if coherent > best:
-                best, best_state = coherent, {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
+            descend(optimizer, loss)
+
+    def validation_coherent() -> float:
+        return evaluate(model, encoding, splits["validation"])["threshold"]["coherent"]
+
+    best_of(model, epoch, config["epochs"], config["eval_every"], validation_coherent)
     return evaluate(model, encoding, splits["test"])
 
 
@@ -178,10 +174,9 @@ def main(argv: list[str]) -> None:
     circuit = route_circuit(graph)
     encoding = Encoding(graph, circuit)
     examples = make_examples(graph, config["examples"], config["removed"], config["data_seed"])
-    cut = [int(0.6 * len(examples)), int(0.8 * len(examples))]
-    parts = {"train": examples[: cut[0]], "validation": examples[cut[0] : cut[1]], "test": examples[cut[1] :]}
     splits = {
-        name: (encoding.inputs(p), encoding.labels(p), encoding.evidence_logits(p), p) for name, p in parts.items()
+        name: (encoding.inputs(p), encoding.labels(p), encoding.evidence_logits(p), p)
+        for name, p in split_60_20_20(examples).items()
     }
     results = {
         method: [train(config, encoding, splits, seed, method == "semantic") for seed in config["seeds"]]
@@ -191,12 +186,11 @@ def main(argv: list[str]) -> None:
         f"grid {config['grid']}x{config['grid']}, {len(examples)} examples, seeds {config['seeds']}, "
         f"circuit {circuit.size()} nodes; test split, mean ± 95 % interval over seeds (%)"
     )
-    print("| method | decoding | coherent | per edge | valid path |")
-    print("| --- | --- | --- | --- | --- |")
-    for method, runs in results.items():
-        for decoding in ("threshold", "mpe"):
-            cells = [mean_interval([r[decoding][m] for r in runs]) for m in ("coherent", "per_edge", "valid")]
-            print(f"| {method} | {decoding} | " + " | ".join(cells) + " |")
+    print_table(
+        ["method", "decoding"],
+        {(method, decoding): [r[decoding] for r in runs] for method, runs in results.items() for decoding in runs[0]},
+        {"coherent": "coherent", "per_edge": "per edge", "valid": "valid path"},
+    )
     print(f"CPU minutes: {clock.minutes():.1f}")
     print(json.dumps({"config": config, "results": results}))
 
