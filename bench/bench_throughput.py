@@ -35,8 +35,8 @@ from neurosym.model import YesNoHead, length_batches
 from neurosym.resources import resource_dir
 from trainer.config import load_config
 from trainer.data import TrainingData, batch_indices, premise_groups
-from trainer.recipe import build_head, losses
-from trainer.semantic import SemanticTerm, prompts
+from trainer.recipe import build_head, losses, micro_batch_prompts
+from trainer.semantic import SemanticTerm
 
 
 def _sync(device: torch.device) -> None:
@@ -46,8 +46,7 @@ def _sync(device: torch.device) -> None:
 
 def train_step(head: YesNoHead, optimizer, term: SemanticTerm, rows: list[Question], asked, packed: bool) -> int:
     """One optimizer step; returns the real (non-padding) tokens the model read."""
-    premises, questions = prompts(asked)
-    premises, questions = [q.premise for q in rows] + premises, [q.question for q in rows] + questions
+    premises, questions = micro_batch_prompts(rows, asked)
     if packed:
         batch = head.pack(premises, questions)
         logits, tokens = head(batch), batch.tokens

@@ -6,6 +6,7 @@ README's test command there.
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,13 @@ def test_no_test_resolves_a_path_above_the_checkout():
         if OUTSIDE.search(line)
     ]
     assert not found, "tests that reach beside the checkout:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "bench").glob("bench_*.py")))
+def test_every_benchmark_script_starts(script):
+    """Benchmarks do not run in CI; their imports and arguments must still follow the library."""
+    started = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), "--help"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert started.returncode == 0, started.stderr[-2000:]
+    assert "usage:" in started.stdout
