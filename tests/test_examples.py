@@ -33,16 +33,41 @@ def _run(name: str, overrides: list[str], capsys) -> tuple[list[str], dict]:
 
 def test_grid_example_decodes_valid_paths_through_the_circuit(capsys):
     rows, record = _run(
-        "grid_paths", ["grid=3", "removed=3", "examples=60", "seeds=[0]", "epochs=2", "eval_every=1"], capsys
+        "grid_paths",
+        [
+            "grid=3",
+            "removed=3",
+            "examples=60",
+            "unlabelled=8",
+            "unlabelled_pool=40",
+            "seeds=[0]",
+            "epochs=2",
+            "eval_every=1",
+        ],
+        capsys,
     )
     assert [row.split(" | ")[:2] for row in rows] == [
         ["| plain", "threshold"],
         ["| plain", "mpe"],
         ["| semantic", "threshold"],
         ["| semantic", "mpe"],
+        ["| semantic+unlabelled", "threshold"],
+        ["| semantic+unlabelled", "mpe"],
     ]
-    for method in ("plain", "semantic"):
+    for method in ("plain", "semantic", "semantic+unlabelled"):
         assert record["results"][method][0]["mpe"]["valid"] == 1.0  # MPE through the circuit is always a path
+
+
+def test_grid_unlabelled_pool_holds_no_held_out_example():
+    grid_paths = _example("grid_paths")
+    graph = grid_paths.grid_graph(3)
+    config = {"unlabelled_pool": 200, "removed": 3, "data_seed": 0}
+    held_out = grid_paths.make_examples(graph, 200, 3, seed=1)  # the pool's own stream: every draw collides
+    pool = grid_paths.unlabelled_pool(graph, config, held_out[:50])
+    key = lambda e: (tuple(e["gone"]), e["source"], e["target"])  # noqa: E731
+    assert len(pool) == 150
+    assert not {key(e) for e in pool} & {key(e) for e in held_out[:50]}
+    assert all(e["label"] is None for e in pool)
 
 
 def test_grid_example_labels_are_shortest_paths():

@@ -4,6 +4,8 @@ Each example is the grid with some edges removed, a source and a target; the lab
 path (networkx). An MLP predicts the path's edges from the removed edges, source and target; the
 semantic loss of constraints/examples/route.ns, with the example's graph, source and target as
 evidence, says its edges should form a simple path. One compiled circuit serves every example.
+The semantic loss needs no label, so the third method also asks it of unlabelled graphs (random
+removed edges, source and target, no path given) beside each batch of labelled ones.
 
     python -m examples.grid_paths.run [key=value ...]     # from the repository root; overrides of config.yaml
 """
@@ -134,18 +136,31 @@ def scores(chosen: torch.Tensor, labels: torch.Tensor, examples: list[dict], gra
     }
 
 
-def train(config: dict, encoding: Encoding, splits: dict, seed: int, semantic: bool) -> dict:
+def unlabelled_pool(graph: nx.Graph, config: dict, held_out: list[dict]) -> list[dict]:
+    """Examples drawn like the data but from another seed, without their labels, none of them a
+    validation or test example (same removed edges, source and target)."""
+    key = lambda e: (tuple(e["gone"]), e["source"], e["target"])  # noqa: E731
+    unseen = {key(e) for e in held_out}
+    drawn = make_examples(graph, config["unlabelled_pool"], config["removed"], config["data_seed"] + 1)
+    return [{**e, "label": None} for e in drawn if key(e) not in unseen]
+
+
+def train(config: dict, encoding: Encoding, splits: dict, seed: int, method: str) -> dict:
     x, y, evidence, _ = splits["train"]
     model, optimizer = seeded_mlp(config, x.shape[1], y.shape[1], seed)
     semantic_loss = ns.SemanticLoss(encoding.circuit)
+    pool_x, pool_evidence = splits["unlabelled"]
+    extra = config["unlabelled"] if method == "semantic+unlabelled" else 0
 
     def epoch() -> None:
         model.train()
         for batch in torch.randperm(len(x)).split(config["batch"]):
             logits = model(x[batch])
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y[batch])
-            if semantic:
-                full = encoding.full_logits(evidence[batch], logits)
+            if method != "plain":
+                drawn = torch.randint(len(pool_x), (extra,))
+                beliefs = torch.cat([logits, model(pool_x[drawn])])
+                full = encoding.full_logits(torch.cat([evidence[batch], pool_evidence[drawn]]), beliefs)
                 loss = loss + config["semantic_weight"] * semantic_loss(logits=full).mean()
             descend(optimizer, loss)
 
@@ -174,17 +189,20 @@ def main(argv: list[str]) -> None:
     circuit = route_circuit(graph)
     encoding = Encoding(graph, circuit)
     examples = make_examples(graph, config["examples"], config["removed"], config["data_seed"])
+    parts = split_60_20_20(examples)
     splits = {
-        name: (encoding.inputs(p), encoding.labels(p), encoding.evidence_logits(p), p)
-        for name, p in split_60_20_20(examples).items()
+        name: (encoding.inputs(p), encoding.labels(p), encoding.evidence_logits(p), p) for name, p in parts.items()
     }
+    pool = unlabelled_pool(graph, config, [*parts["validation"], *parts["test"]])
+    splits["unlabelled"] = (encoding.inputs(pool), encoding.evidence_logits(pool))
+    methods = ["plain", "semantic"] + (["semantic+unlabelled"] if config["unlabelled"] else [])
     results = {
-        method: [train(config, encoding, splits, seed, method == "semantic") for seed in config["seeds"]]
-        for method in ("plain", "semantic")
+        method: [train(config, encoding, splits, seed, method) for seed in config["seeds"]] for method in methods
     }
     print(
         f"grid {config['grid']}x{config['grid']}, {len(examples)} examples, seeds {config['seeds']}, "
-        f"circuit {circuit.size()} nodes; test split, mean ± 95 % interval over seeds (%)"
+        f"{len(pool)} unlabelled graphs ({config['unlabelled']} per batch), circuit {circuit.size()} nodes; "
+        "test split, mean ± 95 % interval over seeds (%)"
     )
     print_table(
         ["method", "decoding"],
