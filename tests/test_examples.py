@@ -64,9 +64,8 @@ def test_grid_unlabelled_pool_holds_no_held_out_example():
     config = {"unlabelled_pool": 200, "removed": 3, "data_seed": 0}
     held_out = grid_paths.make_examples(graph, 200, 3, seed=1)  # the pool's own stream: every draw collides
     pool = grid_paths.unlabelled_pool(graph, config, held_out[:50])
-    key = lambda e: (tuple(e["gone"]), e["source"], e["target"])  # noqa: E731
     assert len(pool) == 150
-    assert not {key(e) for e in pool} & {key(e) for e in held_out[:50]}
+    assert not {grid_paths.example_key(e) for e in pool} & {grid_paths.example_key(e) for e in held_out[:50]}
     assert all(e["label"] is None for e in pool)
 
 

@@ -136,21 +136,23 @@ def scores(chosen: torch.Tensor, labels: torch.Tensor, examples: list[dict], gra
     }
 
 
+def example_key(example: dict) -> tuple:
+    """What makes two examples the same question: the removed edges, the source and the target."""
+    return tuple(example["gone"]), example["source"], example["target"]
+
+
 def unlabelled_pool(graph: nx.Graph, config: dict, held_out: list[dict]) -> list[dict]:
     """Examples drawn like the data but from another seed, without their labels, none of them a
-    validation or test example (same removed edges, source and target)."""
-    key = lambda e: (tuple(e["gone"]), e["source"], e["target"])  # noqa: E731
-    unseen = {key(e) for e in held_out}
+    validation or test example."""
+    unseen = {example_key(e) for e in held_out}
     drawn = make_examples(graph, config["unlabelled_pool"], config["removed"], config["data_seed"] + 1)
-    return [{**e, "label": None} for e in drawn if key(e) not in unseen]
+    return [{**e, "label": None} for e in drawn if example_key(e) not in unseen]
 
 
 def train(config: dict, encoding: Encoding, splits: dict, seed: int, method: str) -> dict:
     x, y, evidence, _ = splits["train"]
     model, optimizer = seeded_mlp(config, x.shape[1], y.shape[1], seed)
     semantic_loss = ns.SemanticLoss(encoding.circuit)
-    pool_x, pool_evidence = splits["unlabelled"]
-    extra = config["unlabelled"] if method == "semantic+unlabelled" else 0
 
     def epoch() -> None:
         model.train()
@@ -158,9 +160,13 @@ def train(config: dict, encoding: Encoding, splits: dict, seed: int, method: str
             logits = model(x[batch])
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y[batch])
             if method != "plain":
-                drawn = torch.randint(len(pool_x), (extra,))
-                beliefs = torch.cat([logits, model(pool_x[drawn])])
-                full = encoding.full_logits(torch.cat([evidence[batch], pool_evidence[drawn]]), beliefs)
+                beliefs, shown = logits, evidence[batch]
+                if method == "semantic+unlabelled":
+                    pool_x, pool_evidence = splits["unlabelled"]
+                    drawn = torch.randint(len(pool_x), (config["unlabelled"],))
+                    beliefs = torch.cat([beliefs, model(pool_x[drawn])])
+                    shown = torch.cat([shown, pool_evidence[drawn]])
+                full = encoding.full_logits(shown, beliefs)
                 loss = loss + config["semantic_weight"] * semantic_loss(logits=full).mean()
             descend(optimizer, loss)
 
@@ -193,9 +199,11 @@ def main(argv: list[str]) -> None:
     splits = {
         name: (encoding.inputs(p), encoding.labels(p), encoding.evidence_logits(p), p) for name, p in parts.items()
     }
-    pool = unlabelled_pool(graph, config, [*parts["validation"], *parts["test"]])
-    splits["unlabelled"] = (encoding.inputs(pool), encoding.evidence_logits(pool))
-    methods = ["plain", "semantic"] + (["semantic+unlabelled"] if config["unlabelled"] else [])
+    methods = ["plain", "semantic"]
+    pool = unlabelled_pool(graph, config, [*parts["validation"], *parts["test"]]) if config["unlabelled"] else []
+    if pool:
+        splits["unlabelled"] = (encoding.inputs(pool), encoding.evidence_logits(pool))
+        methods.append("semantic+unlabelled")
     results = {
         method: [train(config, encoding, splits, seed, method) for seed in config["seeds"]] for method in methods
     }
