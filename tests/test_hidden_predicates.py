@@ -4,14 +4,20 @@ against networkx on grids and random graphs."""
 
 from __future__ import annotations
 
+import importlib
+import itertools
 import random
 
 import networkx as nx
+import numpy
 import pytest
 import torch
 
 import neurosym as ns
 from neurosym.errors import GroundingError
+from neurosym.ground.formula import evaluate_batch
+from neurosym.ground.grounder import ground
+from neurosym.lang.parser import parse_file
 from neurosym.resources import constraint_path
 
 ROUTE = constraint_path("examples/route.ns")
@@ -22,15 +28,16 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("NEUROSYM_CACHE", str(tmp_path / "cache"))
 
 
-def _compile_route(graph: nx.Graph):
-    """The route circuit over ``graph`` (nodes n0, n1, ...), each edge given once as a link, every
-    node an anchor (the most general case: any set of anchors that every cycle passes will do)."""
+def _compile_route(graph: nx.Graph, anchors: list[int] | None = None):
+    """The route circuit over ``graph`` (nodes n0, n1, ...), each edge given once as a link; by
+    default every node an anchor (the most general case: any set of anchors that every cycle passes
+    will do)."""
     return ns.compile(
         ROUTE,
         {
             "Node": graph.number_of_nodes(),
             "link": [(f"n{a}", f"n{b}") for a, b in graph.edges],
-            "anchor": [(f"n{a}",) for a in graph],
+            "anchor": [(f"n{a}",) for a in (graph if anchors is None else anchors)],
         },
     )
 
@@ -69,11 +76,16 @@ def test_grid_routes_are_the_simple_paths_and_hidden_atoms_are_no_variables():
     assert circuit.ground_theory.names == circuit.variables  # the stored sources ground to the same atoms
 
 
-@pytest.mark.parametrize("size, extra_edges", [(5, 3), (7, 4), (9, 4)])
-def test_routes_on_random_graphs_are_the_simple_paths(size, extra_edges):
-    rng = random.Random(size)
+@pytest.mark.parametrize(
+    "size, extra_edges, anchors",
+    [(5, 3, "all"), (7, 4, "all"), (9, 4, "all"), (12, 5, "all"), (12, 7, "few"), (14, 8, "few"), (16, 6, "few")],
+)
+def test_routes_on_random_graphs_are_the_simple_paths(size, extra_edges, anchors):
+    rng = random.Random(size * 100 + extra_edges)
     graph = _connected_random_graph(rng, size, extra_edges)
-    circuit = _compile_route(graph)
+    few = importlib.import_module("examples.grid_paths.run").feedback_vertex_set(graph)
+    assert nx.is_forest(graph.subgraph(set(graph) - set(few)))  # every cycle passes an anchor
+    circuit = _compile_route(graph, None if anchors == "all" else few)
     for _ in range(6):
         source, target = rng.sample(range(size), 2)
         present = set(rng.sample(sorted(graph.edges), graph.number_of_edges() - rng.randrange(3)))
@@ -116,3 +128,29 @@ def test_relations_given_at_compile_time_are_checked(domains, fragments):
         ns.compile(ROUTE, domains)
     for fragment in fragments:
         assert fragment in str(caught.value)
+
+
+def test_projection_through_two_hidden_predicates_matches_brute_force(tmp_path):
+    """Each `k(x, _)` row and each `h(x)` is its own group, so both predicates are quantified out
+    group by group; the circuit's models are the visible parts of the ground formula's models."""
+    path = tmp_path / "two_hidden.ns"
+    path.write_text(
+        "domain Node\n"
+        "observed p(Node)\n"
+        "predicted q(Node)\n"
+        "hidden h(Node)\n"
+        "hidden k(Node, Node)\n"
+        "constraint link: forall x, y in Node: k(x, y) -> (h(x) <-> q(y))\n"
+        "constraint some: forall x in Node: p(x) -> exists y in Node: k(x, y)\n"
+        "constraint tie:  forall x in Node: h(x) -> not q(x)\n"
+        "constraint none: exists x in Node: not p(x)\n"
+    )
+    theory = ground(parse_file(path), {"Node": 3})
+    table = numpy.array(list(itertools.product([False, True], repeat=theory.var_count)))
+    holds = numpy.logical_and.reduce([evaluate_batch(f, table) for c in theory.constraints for f in c.conjuncts])
+    expected = {tuple(row[: len(theory.atoms)]) for row in table[holds].astype(int).tolist()}
+    circuit = ns.compile(path, {"Node": 3})
+    assert circuit.variables == theory.names and len(theory.hidden) == 12
+    visible = itertools.product([0, 1], repeat=len(theory.atoms))
+    assert {row for row in visible if circuit.satisfied_by(list(row))} == expected
+    assert circuit.model_count() == len(expected) < 2 ** len(theory.atoms)
