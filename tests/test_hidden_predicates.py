@@ -131,8 +131,8 @@ def test_relations_given_at_compile_time_are_checked(domains, fragments):
 
 
 def test_projection_through_two_hidden_predicates_matches_brute_force(tmp_path):
-    """Each `k(x, _)` row and each `h(x)` is its own group, so both predicates are quantified out
-    group by group; the circuit's models are the visible parts of the ground formula's models."""
+    """The `k(x, _)` rows are three groups, quantified out first; `h` goes after, in the projected
+    parts; the circuit's models are the visible parts of the ground formula's models."""
     path = tmp_path / "two_hidden.ns"
     path.write_text(
         "domain Node\n"

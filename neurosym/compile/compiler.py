@@ -137,8 +137,7 @@ def compile_ground(ground: GroundTheory, options: CompileOptions = CompileOption
     if options.conjoin == "depth":
         depths = conjunct_depths(manager.vtree(), [f for _, f in conjuncts])
         conjuncts = [c for _, c in sorted(zip(depths, conjuncts), key=lambda t: -t[0])]
-    formulas = [f for _, f in conjuncts]
-    root = _project(manager, ground, formulas, budget) if ground.hidden else _conjoin(manager.true(), formulas, budget)
+    root = _project(manager, ground, [f for _, f in conjuncts], budget)
     if root.is_false():
         root.deref()
         raise CompilationError(
@@ -177,7 +176,8 @@ def _conjoin(start: SddNode, items: list, budget: _Budget) -> SddNode:
 
 
 def _project(manager: SddManager, ground: GroundTheory, formulas: list, budget: _Budget) -> SddNode:
-    """exists hidden: f1 and ... and fm, one hidden predicate at a time.
+    """exists hidden: f1 and ... and fm, one hidden predicate at a time (without hidden atoms, the
+    plain conjunction).
 
     The parts that mention a predicate's atoms fall into groups that share none of those atoms
     (in the route file, reach(a, y) for each anchor a); each group is conjoined with the parts that
