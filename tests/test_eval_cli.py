@@ -1,5 +1,6 @@
 """`neurosym eval` and `neurosym report` end to end: the tiny Gemma 3, a LoRA run folder, baselines."""
 
+import dataclasses
 import json
 import shutil
 import statistics
@@ -10,7 +11,7 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from neurosym.causal import load_questions, write_eval_splits
+from neurosym.causal import generate, load_questions, write_eval_splits, write_questions
 from neurosym.cli import app
 from neurosym.eval import premise_auc, roc_auc
 from neurosym.eval.evaluate import EvalSettings, breakdown, load_rows, predictions
@@ -390,3 +391,55 @@ def test_report_of_an_unevaluated_run_says_what_to_do(tmp_path):
     result = invoke("report", str(tmp_path / "run"), "--output-dir", str(tmp_path / "report"))
     assert result.exit_code == 1 and "has no eval/eval.json" in result.output and "neurosym eval" in result.output
     assert "Traceback" not in result.output
+
+
+def set_config(folder: Path, **sections) -> None:
+    """Merge ``sections`` into a fake run's config.yaml."""
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    for section, values in sections.items():
+        config[section] = {**config.get(section, {}), **values}
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_report_draws_balanced_accuracy_against_the_labels_each_method_trained_on(tmp_path):
+    runs = {
+        "lambda0-250-seed0": ("baseline:always-yes", 0, False, 250, None),
+        "lambda0-250-seed1": ("baseline:random", 1, False, 250, None),
+        "lambda0-seed0": ("baseline:oracle", 0, False, 20000, None),
+        "semantic-250-seed0": ("baseline:oracle", 0, True, 250, "pool.jsonl"),
+        "semantic-seed0": ("baseline:always-no", 0, True, 20000, None),
+    }
+    for name, (predictor, seed, semantic, labels, unlabeled) in runs.items():
+        fake_run(tmp_path / name, predictor, seed, semantic=semantic)
+        set_config(tmp_path / name, data={"generate_train": labels, "unlabeled": unlabeled})
+    out = tmp_path / "report"
+    result = invoke("report", *(str(tmp_path / name) for name in runs), "--output-dir", str(out))
+    assert result.exit_code == 0, result.output
+    series = json.loads((out / "report.json").read_text())["label_efficiency"]
+    assert {name: list(points) for name, points in series.items()} == {
+        "semantic loss": ["20000"],
+        "semantic loss + unlabelled premises": ["250"],
+        "λ = 0": ["250", "20000"],
+    }
+
+    def accuracy(name):
+        return json.loads((tmp_path / name / "eval" / "eval.json").read_text())["overall"]["balanced_accuracy"]
+
+    assert series["λ = 0"]["250"]["values"] == [accuracy("lambda0-250-seed0"), accuracy("lambda0-250-seed1")]
+    assert series["λ = 0"]["20000"]["mean"] == accuracy("lambda0-seed0") == 1.0
+    assert "| semantic loss + unlabelled premises | 250 | 1 | 1.000 |" in (out / "report.md").read_text()
+    assert (out / "report_labels.png").stat().st_size > 0
+
+
+def test_report_counts_the_labelled_rows_of_a_training_file_and_draws_no_curve_for_one_count(tmp_path):
+    questions = generate("transitivity", "train", 6, seed=0)
+    unlabelled = [dataclasses.replace(q, label=None) for q in generate("transitivity", "train", 4, seed=1)]
+    write_questions(tmp_path / "train.jsonl", questions + unlabelled)
+    for name, seed in (("a", 0), ("b", 1)):
+        fake_run(tmp_path / name, "baseline:oracle", seed, semantic=False)
+    set_config(tmp_path / "a", data={"train": str(tmp_path / "train.jsonl"), "task": "transitivity"})
+    set_config(tmp_path / "b", data={"generate_train": 6, "task": "transitivity"})
+    report = build_report([tmp_path / "a", tmp_path / "b"])
+    assert report["label_efficiency"] == {}  # 6 labelled rows in the file, 6 generated: one count
+    set_config(tmp_path / "b", data={"generate_train": 12})
+    assert list(build_report([tmp_path / "a", tmp_path / "b"])["label_efficiency"]["λ = 0"]) == ["6", "12"]

@@ -139,3 +139,24 @@ def plot_curves(curves: dict[str, list[dict]], out: Path) -> Path:
         ax.set_ylim(-0.02, 1.02), ax.set_xlabel("step")
     axes[1].legend(fontsize=7)
     return save_figure(fig, out / "report_training.png")
+
+
+def plot_labels(series: dict[str, dict[str, dict]], out: Path) -> Path:
+    """report_labels.png: balanced accuracy against the labelled questions trained on, one line per
+    series, error bars = spread over seeds."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for name, points in series.items():
+        labels = sorted(points, key=int)
+        ax.errorbar(
+            [int(n) for n in labels],
+            [_value(points[n]["mean"]) for n in labels],
+            yerr=[points[n]["spread"] or 0 for n in labels],
+            marker="o",
+            capsize=3,
+            label=name,
+        )
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    ax.set_xscale("log"), ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("labelled training questions"), ax.set_ylabel("balanced accuracy")
+    ax.legend(fontsize=7), ax.set_title("label efficiency (mean ± spread over seeds)")
+    return save_figure(fig, out / "report_labels.png")

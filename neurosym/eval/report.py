@@ -10,7 +10,9 @@ the keys that only name a repetition (``seed``, ``data.seed``, ``output_dir``, `
 false: they change nothing); a group is named by its runs' folder name less ``-seedN``, else by the
 keys whose values differ among the groups that have them in effect. Per group every metric is given
 as the mean and the spread (the sample standard deviation; None for a single run) over its runs,
-overall, per split/family and per graph size, with each run's collapse verdict.
+overall, per split/family and per graph size, with each run's collapse verdict. Runs that trained
+on different numbers of labelled questions also give balanced accuracy against that number, one
+series per method (`label_efficiency`).
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from types import MappingProxyType
 
 import yaml
 
+from neurosym.causal import load_questions
 from neurosym.errors import DataError
 from neurosym.eval.verdict import flagged
 from neurosym.runs import EVAL_RESULT_NAME, RunFolder
 
 SEED_SUFFIX = re.compile(r"[-_]seed\d+$")
 REPETITION_KEYS = ("seed", "data.seed", "output_dir", "progress", "plots")
+SIZE_KEYS = ("data.train", "data.generate_train", "optim.max_steps")  # what a label-efficiency grid sets per point
 METRICS = (
     "accuracy",
     "balanced_accuracy",
@@ -229,7 +233,60 @@ def build_report(folders: Sequence[str | Path], defaults: Mapping = MappingProxy
         "groups": groups,
         "same_data": all(len(files) == 1 for files in data.values()),
         "curves": {str(r.folder): r.curve for r in runs if r.curve},
+        "label_efficiency": label_efficiency(runs),
     }
+
+
+def labelled_questions(config: dict) -> int | None:
+    """The labelled questions a run trained on: its generated count, else the labelled rows of its
+    training file; None when neither is known."""
+    if config.get("data.train") is None:
+        return config.get("data.generate_train")
+    try:
+        loaded = load_questions(config["data.train"], task=config.get("data.task"))
+    except DataError:
+        return None
+    return sum(question.label is not None for question in loaded.questions)
+
+
+def _method(config: dict) -> dict:
+    """What stays fixed along a label-efficiency series: the config in effect less the sizes, the
+    unlabelled file reduced to whether the semantic term reads one."""
+    kept = {k: v for k, v in _in_effect(config).items() if k not in SIZE_KEYS and not k.startswith("data.unlabeled")}
+    unlabeled = bool(config.get("data.unlabeled")) and config.get("semantic.enabled") is not False
+    return kept | {"unlabeled": unlabeled}
+
+
+def label_efficiency(runs: Sequence[RunResult]) -> dict[str, dict[str, dict]]:
+    """Balanced accuracy against the labelled questions trained on, one series per method (λ = 0,
+    the semantic loss, the semantic loss with unlabelled premises, each set apart by any other
+    setting that differs): series → labels → mean and spread over the runs. Empty unless the runs
+    trained on at least two label counts."""
+    counted = [(run, labelled_questions(run.config)) for run in runs if run.config]
+    counted = [(run, labels) for run, labels in counted if labels is not None]
+    if len({labels for _, labels in counted}) < 2:
+        return {}
+    methods: dict[str, dict] = {}
+    points: dict[str, dict[int, list]] = {}
+    for run, labels in counted:
+        method = _method(run.config)
+        key = json.dumps(method, sort_keys=True, default=str)
+        methods[key] = method
+        points.setdefault(key, {}).setdefault(labels, []).append(run.result["overall"].get("balanced_accuracy"))
+    differing = [
+        k
+        for k in sorted({k for m in methods.values() for k in m} - {"semantic.enabled", "unlabeled"})
+        if len({json.dumps(m[k], default=str) for m in methods.values() if k in m}) > 1
+    ]
+    series: dict[str, dict[str, dict]] = {}
+    for key, method in methods.items():
+        name = "λ = 0" if method.get("semantic.enabled") is False else "semantic loss"
+        name += " + unlabelled premises" if method["unlabeled"] else ""
+        name += "".join(f", {k}={method[k]}" for k in differing if k in method)
+        if name in series:  # two methods apart only by a key one of them lacks
+            name += f" ({len(series) + 1})"
+        series[name] = {str(labels): _spread(values) for labels, values in sorted(points[key].items())}
+    return dict(sorted(series.items()))
 
 
 def _content_or_path(file: str) -> str:
@@ -307,6 +364,16 @@ def report_markdown(report: dict, plots: Sequence[str] = ()) -> str:
     for level, title in (("per_family", "per split/family"), ("per_size", "per graph size")):
         rows = [group_row(f"{name} · {key}", stats) for name, g in groups.items() for key, stats in g[level].items()]
         parts += [f"## {title}", markdown_table(HEADER, rows)]
+    efficiency = [
+        [name, labels, str(len(stats["values"])), _pm(stats)]
+        for name, points in report.get("label_efficiency", {}).items()
+        for labels, stats in points.items()
+    ]
+    if efficiency:
+        parts += [
+            "## label efficiency",
+            markdown_table(["series", "labelled questions", "runs", "balanced acc."], efficiency),
+        ]
     parts += [f"![{name}]({name})" for name in plots]
     return "\n\n".join(parts) + "\n"
 
@@ -316,12 +383,14 @@ def write_report(
 ) -> tuple[dict, list[Path]]:
     """report.json, report.md and the PNGs in ``out``; returns the report and the files written."""
     from neurosym.atomic import atomic_write_text
-    from neurosym.eval.plots import plot_curves, plot_report
+    from neurosym.eval.plots import plot_curves, plot_labels, plot_report
 
     report = build_report(folders, defaults)
     plots = plot_report(report["groups"], out)
     if report["curves"]:
         plots.append(plot_curves(report["curves"], out))
+    if report["label_efficiency"]:
+        plots.append(plot_labels(report["label_efficiency"], out))
     atomic_write_text(out / "report.json", json.dumps(report, indent=1) + "\n")
     atomic_write_text(out / "report.md", report_markdown(report, [p.name for p in plots]))
     return report, [out / "report.json", out / "report.md", *plots]
