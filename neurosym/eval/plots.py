@@ -38,6 +38,22 @@ def _by_size_axes(ax, series: dict[str, dict[str, dict]], key: str, title: str) 
     ax.set_ylim(-0.02, 1.02), ax.set_xlabel("graph size (nodes)"), ax.set_title(title)
 
 
+def _spread_lines(ax, series: dict[str, dict[str, dict]]) -> None:
+    """One line per series over its integer keys; ``series[name][x]`` holds a mean and a spread
+    (error bar; none for a single run)."""
+    for name, points in series.items():
+        xs = sorted(points, key=int)
+        ax.errorbar(
+            [int(x) for x in xs],
+            [_value(points[x]["mean"]) for x in xs],
+            yerr=[points[x]["spread"] or 0 for x in xs],
+            marker="o",
+            capsize=3,
+            label=name,
+        )
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+
+
 def plot_eval(result: dict, out: Path) -> list[Path]:
     """accuracy_by_size.png, yes_rate.png and confusion.png for one evaluation."""
     families = {name: entry["per_size"] for name, entry in result["per_family"].items()}
@@ -83,19 +99,8 @@ def plot_report(groups: dict[str, dict], out: Path) -> list[Path]:
     """report_by_size.png (balanced accuracy by size, one line per run group, error bars = spread)
     and report_yes_rate.png (predicted Yes-rate per group against the labels')."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    for name, group in groups.items():
-        sizes = sorted(group["per_size"], key=int)
-        means = [group["per_size"][s]["balanced_accuracy"]["mean"] for s in sizes]
-        spreads = [group["per_size"][s]["balanced_accuracy"]["spread"] for s in sizes]
-        ax.errorbar(
-            [int(s) for s in sizes],
-            [_value(m) for m in means],
-            yerr=[0 if s is None else s for s in spreads],
-            marker="o",
-            capsize=3,
-            label=name,
-        )
-    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    by_size = {name: {size: e["balanced_accuracy"] for size, e in g["per_size"].items()} for name, g in groups.items()}
+    _spread_lines(ax, by_size)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(-0.02, 1.02), ax.set_xlabel("graph size (nodes)"), ax.set_ylabel("balanced accuracy")
     ax.legend(fontsize=7), ax.set_title("balanced accuracy by graph size (mean ± spread over seeds)")
@@ -145,17 +150,7 @@ def plot_labels(series: dict[str, dict[str, dict]], out: Path) -> Path:
     """report_labels.png: balanced accuracy against the labelled questions trained on, one line per
     series, error bars = spread over seeds."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    for name, points in series.items():
-        labels = sorted(points, key=int)
-        ax.errorbar(
-            [int(n) for n in labels],
-            [_value(points[n]["mean"]) for n in labels],
-            yerr=[points[n]["spread"] or 0 for n in labels],
-            marker="o",
-            capsize=3,
-            label=name,
-        )
-    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    _spread_lines(ax, series)
     ax.set_xscale("log"), ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("labelled training questions"), ax.set_ylabel("balanced accuracy")
     ax.legend(fontsize=7), ax.set_title("label efficiency (mean ± spread over seeds)")

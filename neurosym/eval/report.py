@@ -165,6 +165,13 @@ def _in_effect(config: dict) -> dict:
     }
 
 
+def _differing(settings: Sequence[dict]) -> list[str]:
+    """The keys whose values differ among the settings that have them."""
+    return sorted(
+        {k for s in settings for k in s if len({json.dumps(t[k], default=str) for t in settings if k in t}) > 1}
+    )
+
+
 def group_runs(runs: Sequence[RunResult]) -> dict[str, tuple[list[RunResult], str]]:
     """Runs with equal configs in effect (``_in_effect``): name → (runs, the settings that set the
     group apart: the keys whose values differ among the groups that have them in effect). A group
@@ -177,15 +184,7 @@ def group_runs(runs: Sequence[RunResult]) -> dict[str, tuple[list[RunResult], st
         key = json.dumps(kept, sort_keys=True, default=str) if run.config else f"run:{run.folder}"
         keyed.setdefault(key, []).append(run)
         settings[key] = kept
-    configured = [kept for key, kept in settings.items() if not key.startswith("run:")]
-    differing = sorted(
-        {
-            k
-            for s in configured
-            for k in s  # among the groups that have the key in effect
-            if len({json.dumps(t[k], default=str) for t in configured if k in t}) > 1
-        }
-    )
+    differing = _differing([kept for key, kept in settings.items() if not key.startswith("run:")])
     named: dict[str, tuple[list[RunResult], str]] = {}
     for key, members in keyed.items():
         if key.startswith("run:"):
@@ -273,11 +272,7 @@ def label_efficiency(runs: Sequence[RunResult]) -> dict[str, dict[str, dict]]:
         key = json.dumps(method, sort_keys=True, default=str)
         methods[key] = method
         points.setdefault(key, {}).setdefault(labels, []).append(run.result["overall"].get("balanced_accuracy"))
-    differing = [
-        k
-        for k in sorted({k for m in methods.values() for k in m} - {"semantic.enabled", "unlabeled"})
-        if len({json.dumps(m[k], default=str) for m in methods.values() if k in m}) > 1
-    ]
+    differing = [k for k in _differing(list(methods.values())) if k not in ("semantic.enabled", "unlabeled")]
     series: dict[str, dict[str, dict]] = {}
     for key, method in methods.items():
         name = "λ = 0" if method.get("semantic.enabled") is False else "semantic loss"
