@@ -162,14 +162,15 @@ def _replace(old: SddNode, new: SddNode) -> SddNode:
     return new
 
 
-def _conjoin(start: SddNode, items: list, budget: _Budget) -> SddNode:
+def _conjoin(start: SddNode, items, budget: _Budget | None = None) -> SddNode:
     """``start`` and every item (a ground formula, or an SDD of the same manager), referenced."""
     manager = start.manager
     root = start
     root.ref()
     for item in items:
         root = _replace(root, root.conjoin(item if isinstance(item, SddNode) else to_sdd(manager, item)))
-        budget.check()
+        if budget is not None:
+            budget.check()
         if root.is_false():
             break
     return root
@@ -367,7 +368,7 @@ def _count_sdd(manager: SddManager, op: str, k: int, items: list[SddNode]) -> Sd
 def unsat_core(ground: GroundTheory) -> list[str]:
     """A minimal set of constraints that cannot hold together (deletion-based)."""
     manager = SddManager(var_count=max(ground.var_count, 1))
-    return _minimal_core(manager, _constraint_sdds(manager, ground.constraints, manager.true()))
+    return _minimal_core(manager, _constraint_sdds(ground.constraints, manager.true()))
 
 
 def violated_constraints(ground: GroundTheory, assignment) -> list[str]:
@@ -383,22 +384,15 @@ def violated_constraints(ground: GroundTheory, assignment) -> list[str]:
     if linked:
         manager = SddManager(var_count=ground.var_count)
         evidence = to_sdd(manager, g.conj(g.var(v) if value(v) else g.neg(g.var(v)) for v in range(1, n + 1)))
-        parts = _constraint_sdds(manager, linked, evidence)
-        if manager.conjoin(evidence, _conjunction(manager, parts.values())).is_false():
+        parts = _constraint_sdds(linked, evidence)
+        if _conjoin(evidence, parts.values()).is_false():
             violated.update(_minimal_core(manager, parts))
     return [c.name for c in ground.constraints if c.name in violated]
 
 
-def _constraint_sdds(manager: SddManager, constraints, start: SddNode) -> dict[str, SddNode]:
+def _constraint_sdds(constraints, start: SddNode) -> dict[str, SddNode]:
     """Each constraint's conjuncts conjoined onto ``start``."""
-    return {c.name: _conjunction(manager, (to_sdd(manager, f) for f in c.conjuncts), start) for c in constraints}
-
-
-def _conjunction(manager: SddManager, nodes, start: SddNode | None = None) -> SddNode:
-    node = manager.true() if start is None else start
-    for other in nodes:
-        node = manager.conjoin(node, other)
-    return node
+    return {c.name: _conjoin(start, c.conjuncts) for c in constraints}
 
 
 def _minimal_core(manager: SddManager, parts: dict[str, SddNode]) -> list[str]:
@@ -406,7 +400,7 @@ def _minimal_core(manager: SddManager, parts: dict[str, SddNode]) -> list[str]:
     core = list(parts)
     for name in list(core):
         rest = [n for n in core if n != name]
-        if _conjunction(manager, (parts[other] for other in rest)).is_false():
+        if _conjoin(manager.true(), (parts[other] for other in rest)).is_false():
             core = rest
     return core
 
