@@ -402,23 +402,24 @@ def set_config(folder: Path, **sections) -> None:
 
 
 def test_report_draws_balanced_accuracy_against_the_labels_each_method_trained_on(tmp_path):
-    runs = {
-        "lambda0-250-seed0": ("baseline:always-yes", 0, False, 250, None),
-        "lambda0-250-seed1": ("baseline:random", 1, False, 250, None),
-        "lambda0-seed0": ("baseline:oracle", 0, False, 20000, None),
-        "semantic-250-seed0": ("baseline:oracle", 0, True, 250, "pool.jsonl"),
-        "semantic-seed0": ("baseline:always-no", 0, True, 20000, None),
+    runs = {  # name: predictor, seed, semantic term, labelled questions, unlabelled premises
+        "lambda0-250-seed0": ("baseline:always-yes", 0, False, 250, {}),
+        "lambda0-250-seed1": ("baseline:random", 1, False, 250, {}),
+        "lambda0-seed0": ("baseline:oracle", 0, False, 20000, {}),
+        "semantic-250-seed0": ("baseline:oracle", 0, True, 250, {"unlabeled": "pool.jsonl"}),
+        "semantic-1000-seed0": ("baseline:always-no", 0, True, 1000, {"generate_unlabeled": 4000}),
+        "semantic-seed0": ("baseline:always-no", 0, True, 20000, {}),
     }
     for name, (predictor, seed, semantic, labels, unlabeled) in runs.items():
         fake_run(tmp_path / name, predictor, seed, semantic=semantic)
-        set_config(tmp_path / name, data={"generate_train": labels, "unlabeled": unlabeled})
+        set_config(tmp_path / name, data={"generate_train": labels, **unlabeled})
     out = tmp_path / "report"
     result = invoke("report", *(str(tmp_path / name) for name in runs), "--output-dir", str(out))
     assert result.exit_code == 0, result.output
     series = json.loads((out / "report.json").read_text())["label_efficiency"]
     assert {name: list(points) for name, points in series.items()} == {
         "semantic loss": ["20000"],
-        "semantic loss + unlabelled premises": ["250"],
+        "semantic loss + unlabelled premises": ["250", "1000"],  # a file of them or generated ones
         "λ = 0": ["250", "20000"],
     }
 

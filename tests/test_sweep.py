@@ -90,6 +90,15 @@ def experiment_scripts():
     return collapse, semantic
 
 
+def converge_script():
+    sys.path.insert(0, str(EXPERIMENTS))
+    try:
+        import converge
+    finally:
+        sys.path.remove(str(EXPERIMENTS))
+    return converge
+
+
 def test_the_experiment_scripts_build_their_grids_from_the_presets(tmp_path):
     collapse, semantic = experiment_scripts()
     sizes = load_sizes(EXPERIMENTS / "sizes.yaml")
@@ -158,3 +167,35 @@ def test_a_bad_sizes_file_names_itself(tmp_path):
     bad.write_text("gpu: {steps: 3, colour: red}\n")
     with pytest.raises(DataError, match="sizes.yaml"):
         load_sizes(bad)
+
+
+def test_the_convergence_grid_puts_the_full_runs_first_and_gives_unlabelled_premises_to_the_semantic_runs(tmp_path):
+    converge = converge_script()
+    sizes = load_sizes(EXPERIMENTS / "sizes-converge.yaml")
+    grid = converge.runs(sizes["gpu"])
+    per_seed = 2 * (2 + 2 * len(converge.LABELS))  # per task: λ = 0 and semantic, in full and at each label count
+    assert len({r.name for r in grid}) == len(grid) == sizes["gpu"].seeds * per_seed
+    assert [r.name for r in grid[:4]] == [
+        "transitivity-lambda0-seed0",
+        "transitivity-semantic-seed0",
+        "dseparation-lambda0-seed0",
+        "dseparation-semantic-seed0",
+    ]
+    assert all(r.config == EXPERIMENTS / "converge-gpu.yaml" for r in grid)
+    labelled = {r.name: load_config(r.config, r.overrides) for r in grid if "-1000-" in r.name}
+    assert labelled["dseparation-semantic-1000-seed2"].data.generate_unlabeled == converge.UNLABELED
+    assert labelled["dseparation-lambda0-1000-seed2"].data.generate_unlabeled == 0
+    assert not labelled["dseparation-lambda0-1000-seed2"].semantic.enabled
+    assert {c.data.generate_train for c in labelled.values()} == {1000}
+    assert {c.optim.max_steps for c in labelled.values()} == {sizes["gpu"].steps}
+    out = tmp_path / "out"
+    only = ["transitivity-lambda0-250-seed0", "transitivity-semantic-250-seed0"]
+    arguments = ["--size", "smoke", "--out", str(out), "--data", str(tmp_path / "data"), "--only", *only]
+    outcomes = sweep_main(converge.__doc__, converge.runs, sizes, arguments)
+    assert [(o.name, o.status) for o in outcomes] == [(name, "done") for name in only]
+    trained = load_config(out / "transitivity-semantic-250-seed0" / "config.yaml")
+    assert trained.data.generate_train == 250 and trained.data.generate_unlabeled == converge.UNLABELED
+    metrics = [json.loads(line) for line in (out / "transitivity-semantic-250-seed0" / "metrics.jsonl").open()]
+    assert any(row.get("sl") is not None for row in metrics)
+    series = json.loads((out / "report" / "report.json").read_text())["label_efficiency"]
+    assert series == {}  # one label count: no curve to draw

@@ -94,11 +94,13 @@ def test_set_into_a_value_that_is_not_a_section_is_rejected():
 def test_shipped_experiment_configs_validate():
     from trainer.sweep import load_sizes
 
-    configs = [p for p in sorted(resource_dir("experiments").glob("*.yaml")) if p.name != "sizes.yaml"]
-    assert {"paper.yaml", "strong.yaml", "tiny.yaml"} <= {p.name for p in configs}
+    experiments = resource_dir("experiments")
+    configs = [p for p in sorted(experiments.glob("*.yaml")) if not p.name.startswith("sizes")]
+    assert {"paper.yaml", "strong.yaml", "tiny.yaml", "converge-cpu.yaml"} <= {p.name for p in configs}
     for path in configs:
         load_config(path)
-    sizes = load_sizes(resource_dir("experiments") / "sizes.yaml")  # the sweep presets, not a training config
-    for size in sizes.values():
-        for override in size.overrides:  # every preset's overrides apply cleanly to both settings
-            load_config(resource_dir("experiments") / "paper.yaml", [override])
+    for presets in ("sizes.yaml", "sizes-converge.yaml"):  # the sweep presets, not training configs
+        for size in load_sizes(experiments / presets).values():
+            # every preset's overrides apply cleanly to its own config, or to both settings
+            for config in [size.config] if size.config else ["paper.yaml", "strong.yaml"]:
+                load_config(experiments / config, list(size.overrides))

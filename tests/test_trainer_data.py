@@ -51,3 +51,16 @@ def test_training_data_asked_per_premise_groups_by_premise():
     for group in groups:
         assert len({data.supervised[i].premise for i in group}) == 1
     assert premise_groups(data.supervised, False) == [[i] for i in range(60)]
+
+
+def test_generated_unlabelled_premises_join_the_semantic_term_without_labels():
+    config = load_config(resource_dir("experiments") / "tiny.yaml", ["data.generate_train=40"])
+    plain = TrainingData.load(config.data)
+    assert plain.unlabeled == []
+    config.data.generate_unlabeled = 30
+    data = TrainingData.load(config.data)
+    assert data.supervised == plain.supervised and data.dev == plain.dev
+    assert len(data.unlabeled) == 30 and all(q.label is None for q in data.unlabeled)
+    assert all(q.split == "train" and q.task == config.data.task for q in data.unlabeled)
+    labelled = {q.premise for q in data.supervised} | {q.premise for q in data.dev}
+    assert not any(q.premise in labelled for q in data.unlabeled)  # the labelled seed would repeat them all

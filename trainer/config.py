@@ -50,6 +50,7 @@ class DataConfig(_Section):
     # the batch order keeps the questions about one premise together, so a step encodes it once
     batch_by_premise: bool = False
     unlabeled: Optional[str] = None  # questions whose premises feed the semantic term alone (labels ignored)
+    generate_unlabeled: int = Field(0, ge=0)  # generated questions whose premises feed it too (labels dropped)
     unlabeled_batch_size: Optional[int] = Field(None, ge=1)  # per micro-batch; null = optim.batch_size
     seed: int = 0
 

@@ -7,7 +7,7 @@ sees the same rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,6 +31,7 @@ class TrainingData:
         unlabeled = [q for q in train if q.label is None]
         if config.unlabeled is not None:
             unlabeled += _read(config.unlabeled, config.task)
+        unlabeled += [replace(q, label=None) for q in _generate_unlabeled(config)]
         dev = [q for q in _load_split(config, "dev") if q.label is not None]
         if not dev:
             raise DataError(f"{config.dev}: no labelled {config.task} questions for the dev set")
@@ -50,6 +51,16 @@ def _load_split(config: DataConfig, split: str) -> list[Question]:
         seed=config.seed,
         families=config.families,
         per_graph=config.questions_per_premise,
+    )
+
+
+def _generate_unlabeled(config: DataConfig) -> list[Question]:
+    """``generate_unlabeled`` training-family questions drawn with a seed of their own, so their
+    premises are mostly others than the labelled ones'."""
+    if not config.generate_unlabeled:
+        return []
+    return generate(
+        config.task, "train", config.generate_unlabeled, seed=config.seed + 104729, families=config.families
     )
 
 

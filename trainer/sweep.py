@@ -49,6 +49,7 @@ class SweepSize:
     workers: int = 1  # runs side by side
     overrides: tuple[str, ...] = ()  # applied to every run (smaller batches of subset queries on a CPU, say)
     settings: EvalSettings = EvalSettings()  # the evaluation's consistency subsets and premise edits per file
+    config: str | None = None  # the training preset in experiments/, for scripts with one preset per machine
 
 
 @dataclass(frozen=True)

@@ -250,9 +250,10 @@ def labelled_questions(config: dict) -> int | None:
 
 def _method(config: dict) -> dict:
     """What stays fixed along a label-efficiency series: the config in effect less the sizes, the
-    unlabelled file reduced to whether the semantic term reads one."""
-    kept = {k: v for k, v in _in_effect(config).items() if k not in SIZE_KEYS and not k.startswith("data.unlabeled")}
-    unlabeled = bool(config.get("data.unlabeled")) and config.get("semantic.enabled") is not False
+    unlabelled premises (a file or generated ones) reduced to whether the semantic term reads any."""
+    unlabeled_keys = ("data.unlabeled", "data.generate_unlabeled")
+    kept = {k: v for k, v in _in_effect(config).items() if k not in SIZE_KEYS and not k.startswith(unlabeled_keys)}
+    unlabeled = any(config.get(k) for k in unlabeled_keys) and config.get("semantic.enabled") is not False
     return kept | {"unlabeled": unlabeled}
 
 
