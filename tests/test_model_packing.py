@@ -90,6 +90,19 @@ def test_a_straddling_token_makes_the_prompt_its_own_pack(tiny_head):
     )
 
 
+def test_a_question_after_a_space_still_shares_its_premise(tiny_head):
+    spaced = PromptTemplate(text="{premise} {question}", style="plain")  # the tokenizer joins " Does"
+    head = YesNoHead(tiny_head.model, tiny_head.tokenizer, spaced)
+    split = split_prompts(head.tokenizer, PREMISES, QUESTIONS, spaced)
+    for (ids, tail), premise, question in zip(split, PREMISES, QUESTIONS):
+        assert (
+            tail and list(ids + tail) == head.tokenizer(spaced.render(head.tokenizer, premise, question))["input_ids"]
+        )
+    batch = head.pack(PREMISES, QUESTIONS)
+    assert batch.input_ids.shape[0] == 3  # one row per premise
+    assert torch.allclose(head.p_yes(batch), _separate_p_yes(head, PREMISES, QUESTIONS), atol=1e-5, rtol=0)
+
+
 def test_predict_packs_within_a_token_budget_and_keeps_the_question_order(tiny_head):
     expected = _separate_p_yes(tiny_head, PREMISES, QUESTIONS)
     split = split_prompts(tiny_head.tokenizer, PREMISES, QUESTIONS, tiny_head.template)

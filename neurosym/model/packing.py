@@ -6,7 +6,9 @@ sequence ``head + q1 + q2 + …``: each question attends to the head and to itse
 question, and its position ids continue from the end of the head, so every question sees exactly
 the tokens and positions of its own separate prompt. The answer is read at each question's last
 token. Both paths tokenize a prompt as one string: the head's ids are those of the full prompt up
-to the split, and a prompt whose tokens straddle the split is packed alone, as its own prompt.
+to the split. The split comes after the head's text as rendered or, failing that, before its
+trailing whitespace, which a tokenizer may join to the question's first word (" Does"); a prompt
+whose tokens straddle both is packed alone, as its own prompt.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def split_prompts(
         return []
     special = template.add_special_tokens(tokenizer)
     heads = [template.head(tokenizer, p) for p in premises]
-    unique_heads = list(dict.fromkeys(heads))
+    unique_heads = list(dict.fromkeys(text for head in heads for text in (head, head.rstrip())))
     head_ids = dict(zip(unique_heads, tokenizer(unique_heads, add_special_tokens=special)["input_ids"]))
     fulls = tokenizer(
         [template.render(tokenizer, p, q) for p, q in zip(premises, questions)], add_special_tokens=special
@@ -90,11 +92,15 @@ def split_prompts(
             raise DataError(
                 f"prompt {i} is {len(full)} tokens, over max_length={max_length}; question: {questions[i]!r}"
             )
-        ids = head_ids[head]
-        clean = len(ids) < len(full) and full[: len(ids)] == ids
+        ids = next((head_ids[h] for h in (head, head.rstrip()) if _starts(full, head_ids[h])), None)
         # a token across the split: the prompt becomes a head of its own, read at its last token
-        split.append((tuple(ids), tuple(full[len(ids) :])) if clean else (tuple(full), ()))
+        split.append((tuple(ids), tuple(full[len(ids) :])) if ids is not None else (tuple(full), ()))
     return split
+
+
+def _starts(full: list[int], head: list[int]) -> bool:
+    """Whether ``head`` is a proper prefix of ``full``."""
+    return len(head) < len(full) and full[: len(head)] == head
 
 
 def pack(split: Sequence[tuple[tuple[int, ...], tuple[int, ...]]], max_tokens: int | None = None) -> list[Pack]:
