@@ -3,8 +3,10 @@
 Rows: a λ = 0 step (the batch's gold questions), a semantic-loss step (the gold questions and the
 queries of their sampled subsets), and evaluation of dev questions that share premises
 (``--per-premise`` questions each). Each runs unpacked (one left-padded prompt per question, as
-before shared-prefix packing) and packed (`YesNoHead.pack`: one sequence per premise). A training
-step is forward, backward and the optimizer step. The limit row is a dense forward + backward of
+before shared-prefix packing) and packed (`YesNoHead.pack`: one sequence per premise); with
+``--max-tokens N`` the training steps also run packed in length-sorted passes of at most N padded
+tokens (`optim.max_tokens`). A packed training step is the trainer's (`train_micro_batch`) and
+the optimizer step; "padded" counts the tokens the model reads, padding included. The limit row is a dense forward + backward of
 the packed semantic step's token count as one unmasked batch with the two-row head: what this
 machine does with that many tokens when nothing is wasted. Variants alternate step by step, so a
 busy machine slows them alike; figures are medians.
@@ -12,7 +14,8 @@ busy machine slows them alike; figures are medians.
     .venv/bin/python bench/bench_throughput.py --model gemma3-270m --steps 3
 
 ``tiny`` uses experiments/tiny.yaml, any other model experiments/strong.yaml (batch 8, 8 subset
-queries per question) with ``model.name`` replaced; ``--set key=value`` overrides either. On a GPU
+queries per question) with ``model.name`` replaced, unless ``--config`` names another preset;
+``--set key=value`` overrides it. On a GPU
 (``--device cuda``) the MFU column is the dense-equivalent FLOPs (6 × non-embedding parameters ×
 tokens) over ``--peak-tflops``.
 """
@@ -35,7 +38,7 @@ from neurosym.model import YesNoHead, length_batches
 from neurosym.resources import resource_dir
 from trainer.config import load_config
 from trainer.data import TrainingData, batch_indices, premise_groups
-from trainer.recipe import build_head, losses, micro_batch_prompts
+from trainer.recipe import build_head, losses, make_accelerator, micro_batch_prompts, train_micro_batch
 from trainer.semantic import SemanticTerm
 
 
@@ -44,20 +47,34 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def train_step(head: YesNoHead, optimizer, term: SemanticTerm, rows: list[Question], asked, packed: bool) -> int:
-    """One optimizer step; returns the real (non-padding) tokens the model read."""
+def unpacked_step(head: YesNoHead, optimizer, term: SemanticTerm, rows: list[Question], asked) -> int:
+    """One optimizer step as before packing (a left-padded prompt per question); returns the real tokens."""
     premises, questions = micro_batch_prompts(rows, asked)
-    if packed:
-        batch = head.pack(premises, questions)
-        logits, tokens = head(batch), batch.tokens
-    else:
-        encoded = head.encode(premises, questions)
-        logits, tokens = head(encoded["input_ids"], encoded["attention_mask"]), int(encoded["attention_mask"].sum())
-    ce, sl, _ = losses(logits, rows, term, asked)
+    encoded = head.encode(premises, questions)
+    ce, sl, _ = losses(head(encoded["input_ids"], encoded["attention_mask"]), rows, term, asked)
     (ce + 0.3 * sl if sl is not None else ce).backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
+    return int(encoded["attention_mask"].sum())
+
+
+def packed_step(head: YesNoHead, optimizer, accelerator, term, rows, asked, max_tokens: int | None, tokens: int) -> int:
+    """One optimizer step as the trainer takes it (`train_micro_batch`): packed, in passes of at most
+    ``max_tokens`` padded tokens (one pass when None); ``tokens`` is counted outside the clock."""
+    train_micro_batch(accelerator, head, head, term, rows, asked, 0.3, max_tokens, 1)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
     return tokens
+
+
+def packed_tokens(head: YesNoHead, rows: list[Question], asked, max_tokens: int | None) -> tuple[int, int]:
+    """(real, padded) tokens of the passes `train_micro_batch` sends for ``rows`` and ``asked``."""
+    premises, questions = micro_batch_prompts(rows, asked)
+    if max_tokens is None:
+        batches = [head.pack(premises, questions)]
+    else:
+        batches = [batch for _, batch in head.pack_batches(premises, questions, max_tokens, whole_premises=True)]
+    return sum(b.tokens for b in batches), sum(b.input_ids.numel() for b in batches)
 
 
 def predict_unpacked(head: YesNoHead, premises: list[str], questions: list[str], batch_size: int) -> int:
@@ -113,7 +130,7 @@ def timed(device: torch.device, run: Callable[..., int], *args) -> tuple[float, 
 
 
 def bench(args) -> list[dict]:
-    config_file = "tiny.yaml" if args.model == "tiny" else "strong.yaml"
+    config_file = args.config or ("tiny.yaml" if args.model == "tiny" else "strong.yaml")
     config = load_config(resource_dir("experiments") / config_file, [f"model.name={args.model}", *args.overrides])
     device = torch.device(args.device)
     torch.manual_seed(config.seed)
@@ -125,16 +142,21 @@ def bench(args) -> list[dict]:
     eval_tokens = head.pack(eval_p, eval_q).tokens
     batch = config.optim.batch_size
 
+    accelerator = make_accelerator(config)
     samples: dict[str, list[tuple[float, int]]] = {}
+    padded: dict[str, list[int]] = {}
     questions: dict[str, int] = {}
 
-    def record(name: str, asked_questions: int, run: Callable[..., int], *run_args) -> tuple[float, int]:
+    def record(name: str, asked_questions: int, pads: int | None, run: Callable[..., int], *run_args):
         samples.setdefault(name, []).append(timed(device, run, *run_args))
+        padded.setdefault(name, []).append(pads)
         questions[name] = asked_questions
         if args.verbose:
             print(f"  step {step} {name}: {samples[name][-1][0]:.3f} s, {samples[name][-1][1]} tokens", flush=True)
-        return samples[name][-1]
 
+    modes = [("unpacked", None), ("packed", None)]
+    if args.max_tokens:
+        modes.append((f"packed, passes of ≤ {args.max_tokens}", args.max_tokens))
     for step in range(args.steps + 1):  # step 0 warms up
         rows = [
             data.supervised[i]
@@ -143,32 +165,38 @@ def bench(args) -> list[dict]:
             )
         ]
         asked = term.sample(rows, random.Random(step), config.semantic.max_queries)
-        for packed in (False, True):
-            mode = "packed" if packed else "unpacked"
+        for mode, max_tokens in modes:
             head.train()
-            record(f"λ=0 step, {mode}", batch, train_step, head, optimizer, term, rows, [], packed)
-            _, semantic_tokens = record(
-                f"semantic step, {mode}", batch, train_step, head, optimizer, term, rows, asked, packed
-            )
+            for name, step_asked in (("λ=0 step", []), ("semantic step", asked)):
+                if mode == "unpacked":
+                    pads = head.encode(*micro_batch_prompts(rows, step_asked))["input_ids"].numel()
+                    record(f"{name}, {mode}", batch, pads, unpacked_step, head, optimizer, term, rows, step_asked)
+                else:
+                    real, pads = packed_tokens(head, rows, step_asked, max_tokens)
+                    run = (head, optimizer, accelerator, term, rows, step_asked, max_tokens, real)
+                    record(f"{name}, {mode}", batch, pads, packed_step, *run)
             head.eval()
-            if packed:
-                record(f"eval, {mode}", len(eval_q), predict_packed, head, eval_p, eval_q, args.eval_batch, eval_tokens)
-            else:
-                record(f"eval, {mode}", len(eval_q), predict_unpacked, head, eval_p, eval_q, args.eval_batch)
+            if mode == "unpacked":
+                record(f"eval, {mode}", len(eval_q), None, predict_unpacked, head, eval_p, eval_q, args.eval_batch)
+            elif max_tokens is None:
+                run = (head, eval_p, eval_q, args.eval_batch, eval_tokens)
+                record(f"eval, {mode}", len(eval_q), None, predict_packed, *run)
         head.train()
-        width = -(-semantic_tokens // batch)  # the packed semantic step's tokens as `batch` equal rows
-        record("limit: dense fwd+bwd", batch, dense_step, head, optimizer, batch, width)
+        width = -(-packed_tokens(head, rows, asked, None)[0] // batch)  # the packed semantic step's tokens
+        record("limit: dense fwd+bwd", batch, batch * width, dense_step, head, optimizer, batch, width)
     params = sum(p.numel() for n, p in head.model.named_parameters() if "embed_tokens" not in n)
     results = []
     for name, runs in samples.items():
         seconds = statistics.median(s for s, _ in runs[1:])
         tokens = statistics.median(t for _, t in runs[1:])
+        pads = padded[name][1:]
         mfu = 6 * params * tokens / seconds / (args.peak_tflops * 1e12) if args.peak_tflops else None
         results.append(
             {
                 "variant": name,
                 "s": seconds,
                 "tokens": tokens,
+                "padded": None if None in pads else statistics.median(pads),
                 "tokens_per_s": tokens / seconds,
                 "questions": questions[name],
                 "questions_per_s": questions[name] / seconds,
@@ -181,6 +209,7 @@ def bench(args) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny", help="tiny, gemma3-270m or a model folder")
+    parser.add_argument("--config", default=None, help="a preset in experiments/ (default: tiny.yaml or strong.yaml)")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--eval-premises", type=int, default=16)
@@ -188,6 +217,9 @@ def main() -> None:
     parser.add_argument("--eval-batch", type=int, default=16, help="predict's batch_size (unpacked: prompts a batch)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's bf16 peak, for the MFU column")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument(
+        "--max-tokens", type=int, default=None, help="also time the packed steps in passes of at most this many tokens"
+    )
     parser.add_argument("--verbose", action="store_true", help="print every timed sample as it is taken")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
     args = parser.parse_args()
@@ -198,11 +230,12 @@ def main() -> None:
         f"(medians), load {os.getloadavg()[0]:.2f}",
         flush=True,
     )
-    print(f"{'variant':<26}{'s':>8}{'tokens':>8}{'tokens/s':>10}{'questions':>10}{'questions/s':>13}{'MFU':>7}")
+    print(f"{'variant':<38}{'s':>8}{'tokens':>8}{'padded':>8}{'tokens/s':>10}{'questions/s':>13}{'MFU':>7}")
     for r in bench(args):
         mfu = f"{r['mfu']:.1%}" if r["mfu"] is not None else "-"
+        padded = f"{r['padded']:.0f}" if r["padded"] is not None else "-"
         print(
-            f"{r['variant']:<26}{r['s']:>8.3f}{r['tokens']:>8.0f}{r['tokens_per_s']:>10.0f}{r['questions']:>10}"
+            f"{r['variant']:<38}{r['s']:>8.3f}{r['tokens']:>8.0f}{padded:>8}{r['tokens_per_s']:>10.0f}"
             f"{r['questions_per_s']:>13.2f}{mfu:>7}"
         )
     print(f"load after: {os.getloadavg()[0]:.2f}")

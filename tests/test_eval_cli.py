@@ -312,6 +312,16 @@ def test_report_ignores_the_settings_of_a_section_switched_off(tmp_path):
     assert sorted(g["settings"] for g in lambda0.values()) == ["semantic.enabled=False", "semantic.enabled=True"]
 
 
+def test_report_groups_runs_that_split_their_steps_into_passes_differently(tmp_path):
+    for name, seed, max_tokens in (("whole-seed0", 0, None), ("passes-seed1", 1, 256), ("slower-seed0", 0, None)):
+        fake_run(tmp_path / name, "baseline:random", seed, semantic=True)
+        set_config(tmp_path / name, optim={"max_tokens": max_tokens})
+    set_config(tmp_path / "slower-seed0", optim={"lr": 1e-5})
+    groups = build_report([tmp_path / n for n in ("whole-seed0", "passes-seed1", "slower-seed0")])["groups"]
+    assert sorted(g["seeds"] for g in groups.values()) == [[0], [0, 1]]  # the gradient is the same either way
+    assert all("max_tokens" not in g["settings"] for g in groups.values())
+
+
 def test_report_groups_a_run_made_before_a_key_existed_with_one_at_its_default(tmp_path):
     for name, seed in (("old-seed0", 0), ("new-seed1", 1), ("best-seed0", 0)):
         fake_run(tmp_path / name, "baseline:random", seed, semantic=True)

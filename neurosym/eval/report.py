@@ -35,6 +35,7 @@ from neurosym.runs import EVAL_RESULT_NAME, RunFolder
 
 SEED_SUFFIX = re.compile(r"[-_]seed\d+$")
 REPETITION_KEYS = ("seed", "data.seed", "output_dir", "progress", "plots")
+EXECUTION_KEYS = ("optim.max_tokens",)  # how a step's work is split into passes, not what it computes
 SIZE_KEYS = ("data.train", "data.generate_train", "optim.max_steps")  # what a label-efficiency grid sets per point
 METRICS = (
     "accuracy",
@@ -156,12 +157,13 @@ def _per_task(runs: Sequence[RunResult], section: str, key: str) -> dict[str, di
 
 
 def _in_effect(config: dict) -> dict:
-    """The config less its repetition keys and the keys under a section whose ``enabled`` is false."""
+    """The config less its repetition and execution keys and the keys under a section whose
+    ``enabled`` is false."""
     off = [key[: -len("enabled")] for key, value in config.items() if key.endswith(".enabled") and value is False]
     return {
         k: v
         for k, v in config.items()
-        if k not in REPETITION_KEYS and not any(k.startswith(p) and k != p + "enabled" for p in off)
+        if k not in REPETITION_KEYS + EXECUTION_KEYS and not any(k.startswith(p) and k != p + "enabled" for p in off)
     }
 
 
