@@ -67,6 +67,7 @@ def _families() -> dict[tuple[str, str], Family]:
         Family("branching_1.4", "transitivity", "eval", "dag", dag_eval, branching=1.4),
         Family("branching_2", "transitivity", "eval", "dag", dag_eval, branching=2.0),
         Family("long_names", "transitivity", "eval", "chain", short, flip=0.5, name_length=(8, 10)),
+        Family("chain", "dseparation", "train", "chain", short, flip=0.5, max_given=3),
         Family("dag", "dseparation", "train", "dag", short, max_given=3),
         Family("chain_long_flip", "dseparation", "eval", "chain", long_chain, flip=0.5, max_given=4),
         Family("branching_1.4", "dseparation", "eval", "dag", tuple(range(5, 13)), branching=1.4, max_given=4),
