@@ -55,8 +55,8 @@ def _load_split(config: DataConfig, split: str) -> list[Question]:
 
 
 def _generate_unlabeled(config: DataConfig) -> list[Question]:
-    """``generate_unlabeled`` training-family questions drawn with a seed of their own, so their
-    premises are mostly others than the labelled ones'."""
+    """``generate_unlabeled`` training-family questions, drawn with a seed of their own: the
+    labelled questions' seed would repeat their premises."""
     if not config.generate_unlabeled:
         return []
     return generate(
