@@ -6,18 +6,17 @@ queries of their sampled subsets), and evaluation of dev questions that share pr
 before shared-prefix packing) and packed (`YesNoHead.pack`: one sequence per premise); with
 ``--max-tokens N`` the training steps also run packed in length-sorted passes of at most N padded
 tokens (`optim.max_tokens`). A packed training step is the trainer's (`train_micro_batch`) and
-the optimizer step; "padded" counts the tokens the model reads, padding included. The limit row is a dense forward + backward of
-the packed semantic step's token count as one unmasked batch with the two-row head: what this
-machine does with that many tokens when nothing is wasted. Variants alternate step by step, so a
+the optimizer step; "padded" counts the tokens the model reads, padding included. The limit row
+is a dense forward + backward of the packed semantic step's token count as one unmasked batch with
+the two-row head: what this machine does with that many tokens when nothing is wasted. Variants alternate step by step, so a
 busy machine slows them alike; figures are medians.
 
     .venv/bin/python bench/bench_throughput.py --model gemma3-270m --steps 3
 
 ``tiny`` uses experiments/tiny.yaml, any other model experiments/strong.yaml (batch 8, 8 subset
 queries per question) with ``model.name`` replaced, unless ``--config`` names another preset;
-``--set key=value`` overrides it. On a GPU
-(``--device cuda``) the MFU column is the dense-equivalent FLOPs (6 × non-embedding parameters ×
-tokens) over ``--peak-tflops``.
+``--set key=value`` overrides it. On a GPU (``--device cuda``) the MFU column is the
+dense-equivalent FLOPs (6 × non-embedding parameters × tokens) over ``--peak-tflops``.
 """
 
 from __future__ import annotations
