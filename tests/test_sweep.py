@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import time
@@ -79,28 +80,17 @@ def test_a_failing_run_is_kept_with_its_traceback_and_the_sweep_goes_on(tmp_path
         run_sweep([runs[1], runs[1]], tmp_path, evaluation)
 
 
-def experiment_scripts():
-    """experiments/collapse.py and semantic.py as modules (semantic.py imports collapse from its folder)."""
+def experiment_script(name: str):
+    """experiments/NAME.py as a module (semantic.py imports collapse from its folder)."""
     sys.path.insert(0, str(EXPERIMENTS))
     try:
-        import collapse
-        import semantic
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(EXPERIMENTS))
-    return collapse, semantic
-
-
-def converge_script():
-    sys.path.insert(0, str(EXPERIMENTS))
-    try:
-        import converge
-    finally:
-        sys.path.remove(str(EXPERIMENTS))
-    return converge
 
 
 def test_the_experiment_scripts_build_their_grids_from_the_presets(tmp_path):
-    collapse, semantic = experiment_scripts()
+    collapse, semantic = experiment_script("collapse"), experiment_script("semantic")
     sizes = load_sizes(EXPERIMENTS / "sizes.yaml")
     grid = semantic.runs(sizes["gpu"])
     # per task and seed: 2 settings × 4 schedules, then k = 4 (and 5 on transitivity)
@@ -141,7 +131,7 @@ def test_the_experiment_scripts_build_their_grids_from_the_presets(tmp_path):
 
 
 def test_a_bad_set_stops_the_sweep_before_any_run_naming_the_key(tmp_path, capsys):
-    collapse, _ = experiment_scripts()
+    collapse = experiment_script("collapse")
     with pytest.raises(SystemExit) as stopped:
         sweep_main(
             collapse.__doc__,
@@ -170,7 +160,7 @@ def test_a_bad_sizes_file_names_itself(tmp_path):
 
 
 def test_the_convergence_grid_puts_the_full_runs_first_and_gives_unlabelled_premises_to_the_semantic_runs(tmp_path):
-    converge = converge_script()
+    converge = experiment_script("converge")
     sizes = load_sizes(EXPERIMENTS / "sizes-converge.yaml")
     grid = converge.runs(sizes["gpu"])
     per_seed = 2 * (2 + 2 * len(converge.LABELS))  # per task: λ = 0 and semantic, in full and at each label count
