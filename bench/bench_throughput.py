@@ -172,6 +172,8 @@ def bench(args) -> list[dict]:
                     record(f"{name}, {mode}", batch, pads, unpacked_step, head, optimizer, term, rows, step_asked)
                 else:
                     real, pads = packed_tokens(head, rows, step_asked, max_tokens)
+                    if name == "semantic step" and max_tokens is None:
+                        limit_tokens = real  # the limit row reads as many tokens as the packed semantic step
                     run = (head, optimizer, accelerator, term, rows, step_asked, max_tokens, real)
                     record(f"{name}, {mode}", batch, pads, packed_step, *run)
             head.eval()
@@ -181,7 +183,7 @@ def bench(args) -> list[dict]:
                 run = (head, eval_p, eval_q, args.eval_batch, eval_tokens)
                 record(f"eval, {mode}", len(eval_q), None, predict_packed, *run)
         head.train()
-        width = -(-packed_tokens(head, rows, asked, None)[0] // batch)  # the packed semantic step's tokens
+        width = -(-limit_tokens // batch)
         record("limit: dense fwd+bwd", batch, batch * width, dense_step, head, optimizer, batch, width)
     params = sum(p.numel() for n, p in head.model.named_parameters() if "embed_tokens" not in n)
     results = []
