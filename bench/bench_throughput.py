@@ -22,7 +22,6 @@ dense-equivalent FLOPs (6 × non-embedding parameters × tokens) over ``--peak-t
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import random
 import statistics
@@ -32,7 +31,6 @@ from collections.abc import Callable
 import torch
 
 from neurosym.causal import Question
-from neurosym.causal.text import render_question
 from neurosym.model import YesNoHead, length_batches
 from neurosym.resources import resource_dir
 from trainer.config import load_config
@@ -106,17 +104,9 @@ def dense_step(head: YesNoHead, optimizer, rows: int, width: int) -> int:
 
 
 def shared_premise_questions(dev: list[Question], premises: int, per_premise: int) -> tuple[list[str], list[str]]:
-    """``per_premise`` questions about each of ``premises`` dev premises: its own, then others on its nodes."""
-    out_p, out_q = [], []
-    for q in dev[:premises]:
-        others = (
-            render_question(q.task, (x, y) if q.task == "transitivity" else (x, y, frozenset()))
-            for x, y in itertools.permutations(sorted(q.graph.nodes), 2)
-        )
-        texts = list(dict.fromkeys([q.question, *others]))[:per_premise]
-        out_p += [q.premise] * len(texts)
-        out_q += texts
-    return out_p, out_q
+    """``per_premise`` questions about each of ``premises`` dev premises (`Question.premise_questions`)."""
+    pairs = [(q.premise, text) for q in dev[:premises] for text in q.premise_questions(per_premise)]
+    return [p for p, _ in pairs], [t for _, t in pairs]
 
 
 def timed(device: torch.device, run: Callable[..., int], *args) -> tuple[float, int]:

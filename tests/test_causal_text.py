@@ -107,3 +107,13 @@ def test_split_text_finds_the_trailing_question():
 def test_dseparation_questions_must_leave_the_pair_outside_the_set():
     with pytest.raises(DataError, match="outside the conditioning set"):
         Question.parse("A causes B. B causes C.", "Are A and C d-separated given {A}?")
+
+
+def test_premise_questions_start_with_the_question_and_ask_each_ordered_pair_once():
+    asked = Question.parse("A causes B. B causes C.", "Does A cause C?", "Yes")
+    assert asked.premise_questions(3) == ["Does A cause C?", "Does A cause B?", "Does B cause A?"]
+    every = asked.premise_questions(100)
+    assert len(every) == len(set(every)) == 6  # the question's own pair is not asked twice
+    assert [Question.parse(asked.premise, text).truth for text in every] == [True, True, False, True, False, False]
+    given = Question.parse("A causes B. B causes C.", "Are A and C d-separated given {B}?")
+    assert given.premise_questions(3) == [given.question, "Are A and B d-separated?", "Are A and C d-separated?"]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 import torch
 
 from neurosym.causal import generate
-from neurosym.causal.text import render_question
 from neurosym.errors import DataError
 from neurosym.model import (
     GEMMA_ALIAS,
@@ -43,17 +40,9 @@ def _separate_p_yes(head: YesNoHead, premises, questions) -> torch.Tensor:
 
 
 def _many_questions(questions, per_premise: int) -> tuple[list[str], list[str]]:
-    """Up to ``per_premise`` questions about each question's premise: its own, then others over its nodes."""
-    premises, asked = [], []
-    for q in questions:
-        extra = [
-            render_question(q.task, (x, y) if q.task == "transitivity" else (x, y, frozenset()))
-            for x, y in itertools.permutations(sorted(q.graph.nodes), 2)
-        ]
-        texts = list(dict.fromkeys([q.question, *extra]))[:per_premise]
-        premises += [q.premise] * len(texts)
-        asked += texts
-    return premises, asked
+    """Up to ``per_premise`` questions about each question's premise (`Question.premise_questions`)."""
+    pairs = [(q.premise, text) for q in questions for text in q.premise_questions(per_premise)]
+    return [p for p, _ in pairs], [t for _, t in pairs]
 
 
 @pytest.fixture(params=ATTENTIONS)

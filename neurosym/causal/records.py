@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
 import networkx as nx
 
 from neurosym.causal.facts import GraphFacts
-from neurosym.causal.text import Query, Task, parse_premise, parse_question, query_nodes
+from neurosym.causal.text import Query, Task, parse_premise, parse_question, query_nodes, render_question
 from neurosym.errors import DataError
 
 Label = Literal["Yes", "No"]
@@ -77,6 +78,15 @@ class Question:
     @property
     def nodes(self) -> int:
         return self.graph.number_of_nodes()
+
+    def premise_questions(self, count: int) -> list[str]:
+        """Up to ``count`` question texts about this premise: this one first, then one per ordered
+        pair of its nodes (d-separation given nothing): what a packed pass asks of one premise."""
+        pairs = itertools.permutations(sorted(self.graph.nodes), 2)
+        others = (
+            render_question(self.task, (x, y) if self.task == "transitivity" else (x, y, frozenset())) for x, y in pairs
+        )
+        return list(dict.fromkeys([self.question, *others]))[:count]
 
     @property
     def truth_label(self) -> Label:
