@@ -21,6 +21,7 @@ from neurosym.cli import app
 from neurosym.errors import ConfigError, DataError, RunFolderExistsError
 from neurosym.eval import binary_metrics
 from neurosym.eval.consistency import check_answers
+from neurosym.eval.runs import load_target
 from neurosym.model import tiny_gemma3
 from neurosym.resources import resource_dir
 from trainer.checkpoint import BestWeights, load_checkpoint
@@ -93,6 +94,12 @@ def test_a_run_writes_its_folder(tmp_path):
         assert math.isfinite(report["semantic_pull"])
         for key in ("balanced_accuracy", "mcc", "yes_rate", "recall_yes", "recall_no", "roc_auc", "premise_auc"):
             assert report[key] is not None  # premise_auc: the generated dev premises carry a Yes and a No question
+    questions = TrainingData.load(config.data).dev
+    p_yes = load_target(str(folder), device="cpu").predictor.predict(
+        [q.premise for q in questions], [q.question for q in questions]
+    )
+    gold_p = [p if q.label == "Yes" else 1 - p for p, q in zip(p_yes, questions)]
+    assert dev[-1]["log_loss"] == pytest.approx(-sum(map(math.log, gold_p)) / len(gold_p), rel=1e-4)
     assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["step-0000004.pt"]
     manifest = json.loads((folder / "final" / "neurosym.json").read_text())
     assert manifest["base_model"] == "tiny" and manifest["lora"] is True and manifest["answer_tokens"] == ["Yes", "No"]
@@ -172,7 +179,11 @@ def test_a_collapsed_final_model_points_to_a_better_earlier_dev_check(tmp_path, 
         assert found[1] == checks[expected]
 
 
-def test_select_best_keeps_the_weights_of_the_best_dev_check(tmp_path):
+@pytest.mark.parametrize(
+    "select_by, score",
+    [("balanced_accuracy", lambda dev: dev["balanced_accuracy"]), ("log_loss", lambda dev: -dev["log_loss"])],
+)
+def test_select_best_keeps_the_weights_of_the_best_dev_check(tmp_path, select_by, score):
     folder = train(
         tiny(
             tmp_path / "best",
@@ -181,12 +192,13 @@ def test_select_best_keeps_the_weights_of_the_best_dev_check(tmp_path):
             "checkpoint.every=1",
             "checkpoint.keep_last=6",
             "eval.select=best",
+            f"eval.select_by={select_by}",
             "plots=false",
             "semantic.enabled=false",
         )
     )
     dev = {r["step"]: r["dev"] for r in records(folder)}
-    chosen = max(dev, key=lambda step: (dev[step]["balanced_accuracy"], -step))  # the earlier on a tie
+    chosen = max(dev, key=lambda step: (score(dev[step]), -step))  # the earlier on a tie
     assert chosen < 6, "the test needs a run whose best dev check is not its last"
     assert json.loads((folder / "final" / "neurosym.json").read_text())["selected_step"] == chosen
     assert final_dev(folder) == dev[chosen] != dev[6]

@@ -107,10 +107,13 @@ class EvalConfig(_Section):
     interval: int = Field(25, ge=1)
     batch_size: int = Field(32, ge=1)
     subsets: int = Field(32, ge=1)  # sampled subsets for the constraint-violation rate
-    # the final model: the weights after the last step, or those of the dev check with the highest
-    # dev balanced accuracy (the earlier one on a tie)
+    # the final model: the weights after the last step, or those of the best dev check (the earlier
+    # one on a tie)
     select: Literal["last", "best"] = "last"
-    # with select: best, stop once this many dev checks in a row bring no better balanced accuracy
+    # what "best" means for select and patience: the highest balanced accuracy, or the lowest
+    # log_loss (mean -log P(the gold answer)), which still tells checks apart once accuracy saturates
+    select_by: Literal["balanced_accuracy", "log_loss"] = "balanced_accuracy"
+    # with select: best, stop once this many dev checks in a row bring no better score
     patience: Optional[int] = Field(None, ge=1)
 
     @model_validator(mode="after")

@@ -1,7 +1,8 @@
 """The collapse monitor: every N steps, dev metrics that accuracy alone cannot fake.
 
 Balanced accuracy, per-class recall, Yes-rate (against the labels' Yes-rate), MCC, ROC AUC (does
-P(Yes) still rank the questions when the answers have collapsed?), and the constraint-violation
+P(Yes) still rank the questions when the answers have collapsed?), the log loss (mean −log P(the
+gold answer): it keeps falling after accuracy has saturated), and the constraint-violation
 rate: the share of sampled k-node subsets of dev premises on which the model's 0/1 answers, with
 the premise's evidence, satisfy no model of the constraint. The semantic term's pull on the same
 subsets (which way it alone would move P(Yes)) steers the adaptive λ schedule.
@@ -13,6 +14,7 @@ import random
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 
 from neurosym.causal import Question
 from neurosym.causal.subsets import asked_prompts, sample_subsets
@@ -43,6 +45,9 @@ class CollapseMonitor:
             p_yes[: len(self.dev)].tolist(),
             premises,
         )
+        gold = torch.tensor([q.label == "Yes" for q in self.dev], dtype=torch.float64)
+        dev_p = p_yes[: len(self.dev)].cpu().double().clamp(1e-12, 1 - 1e-12)  # a certain wrong answer stays finite
+        report["log_loss"] = F.binary_cross_entropy(dev_p, gold).item()
         subset_p = p_yes[len(self.dev) :].to(self.head.device)
         consistency = consistency_report(
             self.term.circuit, self.subsets, answers[len(self.dev) :].tolist(), self.dev[0].task, self.term.sampler.k

@@ -168,7 +168,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             report = monitor.evaluate()
             lam.observe(report["yes_rate"], report["label_yes_rate"], report["violation_rate"], report["semantic_pull"])
             if best is not None:
-                best.offer(step + 1, report["balanced_accuracy"], head)
+                best.offer(step + 1, dev_score(report, config.eval), head)
             record["dev"] = report
             if report["flagged"] and main:
                 progress.warn(
@@ -327,6 +327,11 @@ def _prepare_folder(run: RunFolder, config: TrainConfig, resume: bool, resumed_s
     for old in run.checkpoints.glob("step-*.pt"):
         old.unlink()
     dump_config(config, run.config)
+
+
+def dev_score(report: dict, config: EvalConfig) -> float:
+    """The dev check's score for ``eval.select: best`` and ``eval.patience``: higher is better."""
+    return -report["log_loss"] if config.select_by == "log_loss" else report["balanced_accuracy"]
 
 
 def stalled(best: BestWeights | None, step: int, config: EvalConfig) -> bool:
