@@ -2,7 +2,7 @@
 
 Balanced accuracy, per-class recall, Yes-rate (against the labels' Yes-rate), MCC, ROC AUC (does
 P(Yes) still rank the questions when the answers have collapsed?), the log loss (mean −log P(the
-gold answer): it keeps falling after accuracy has saturated), and the constraint-violation
+gold answer): it still tells checks apart once accuracy has saturated), and the constraint-violation
 rate: the share of sampled k-node subsets of dev premises on which the model's 0/1 answers, with
 the premise's evidence, satisfy no model of the constraint. The semantic term's pull on the same
 subsets (which way it alone would move P(Yes)) steers the adaptive λ schedule.
