@@ -8,8 +8,9 @@ before shared-prefix packing) and packed (`YesNoHead.pack`: one sequence per pre
 tokens (`optim.max_tokens`). A packed training step is the trainer's (`train_micro_batch`) and
 the optimizer step; "padded" counts the tokens the model reads, padding included. The limit row
 is a dense forward + backward of the packed semantic step's token count as one unmasked batch with
-the two-row head: what this machine does with that many tokens when nothing is wasted. Variants alternate step by step, so a
-busy machine slows them alike; figures are medians.
+the two-row head, no mask and no padding: a reference for that many tokens, not a bound (passes
+within a token budget can run faster per token). Variants alternate step by step, so a busy
+machine slows them alike; figures are medians.
 
     .venv/bin/python bench/bench_throughput.py --model gemma3-270m --steps 3
 

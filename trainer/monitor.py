@@ -39,15 +39,11 @@ class CollapseMonitor:
             premises + subset_premises, [q.question for q in self.dev] + subset_questions, self.config.batch_size
         )
         answers = p_yes > 0.5
-        report = answer_report(
-            [q.label == "Yes" for q in self.dev],
-            answers[: len(self.dev)].tolist(),
-            p_yes[: len(self.dev)].tolist(),
-            premises,
-        )
-        gold = torch.tensor([q.label == "Yes" for q in self.dev], dtype=torch.float64)
-        dev_p = p_yes[: len(self.dev)].cpu().double().clamp(1e-12, 1 - 1e-12)  # a certain wrong answer stays finite
-        report["log_loss"] = F.binary_cross_entropy(dev_p, gold).item()
+        gold = [q.label == "Yes" for q in self.dev]
+        dev_p = p_yes[: len(self.dev)].cpu().double()
+        report = answer_report(gold, answers[: len(self.dev)].tolist(), dev_p.tolist(), premises)
+        clamped = dev_p.clamp(1e-12, 1 - 1e-12)  # a certain wrong answer stays finite
+        report["log_loss"] = F.binary_cross_entropy(clamped, torch.tensor(gold, dtype=torch.float64)).item()
         subset_p = p_yes[len(self.dev) :].to(self.head.device)
         consistency = consistency_report(
             self.term.circuit, self.subsets, answers[len(self.dev) :].tolist(), self.dev[0].task, self.term.sampler.k
