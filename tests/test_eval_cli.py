@@ -454,3 +454,26 @@ def test_report_counts_the_labelled_rows_of_a_training_file_and_draws_no_curve_f
     assert report["label_efficiency"] == {}  # 6 labelled rows in the file, 6 generated: one count
     set_config(tmp_path / "b", data={"generate_train": 12})
     assert list(build_report([tmp_path / "a", tmp_path / "b"])["label_efficiency"]["λ = 0"]) == ["6", "12"]
+
+
+def test_report_tables_balanced_accuracy_by_family_and_graph_size(tmp_path):
+    for name, predictor, seed in (("a-seed0", "baseline:oracle", 0), ("a-seed1", "baseline:random", 1)):
+        fake_run(tmp_path / name, predictor, seed, semantic=False)
+    out = tmp_path / "report"
+    result = invoke("report", str(tmp_path / "a-seed0"), str(tmp_path / "a-seed1"), "--output-dir", str(out))
+    assert result.exit_code == 0, result.output
+    table = json.loads((out / "report.json").read_text())["groups"]["a"]["family_by_size"]
+    evals = [json.loads((tmp_path / n / "eval" / "eval.json").read_text()) for n in ("a-seed0", "a-seed1")]
+    families = evals[0]["per_family"]
+    assert list(table) == list(families) and len(families) > 1
+    for family, entry in families.items():
+        assert list(table[family]) == sorted(entry["per_size"], key=int)
+        for size, stats in table[family].items():
+            runs = [e["per_family"][family]["per_size"][size]["balanced_accuracy"] for e in evals]
+            assert stats["values"] == runs and stats["mean"] == pytest.approx(statistics.fmean(runs))
+    markdown = (out / "report.md").read_text().split("## balanced accuracy by family and graph size")[1]
+    family, sizes = next(iter(table.items()))
+    size, stats = next(iter(sizes.items()))
+    header, _, *rows = [line.split(" | ") for line in markdown.strip().splitlines()]
+    cell = rows[0][[h.strip("| ") for h in header].index(size)]
+    assert rows[0][0] == f"| a · {family}" and cell.startswith(f"{stats['mean']:.3f} ± ")

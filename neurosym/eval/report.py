@@ -149,6 +149,19 @@ def _levels(runs: Sequence[RunResult], level: str) -> dict[str, dict]:
     return {name: _aggregate([run.result[level].get(name) for run in runs]) for name in names}
 
 
+def _family_by_size(runs: Sequence[RunResult]) -> dict[str, dict[str, dict]]:
+    """Mean and spread of the balanced accuracy at each graph size of each family: family → size → stats."""
+    families = dict.fromkeys(name for run in runs for name in run.result["per_family"])
+    table = {}
+    for family in families:
+        entries = [run.result["per_family"].get(family, {}).get("per_size", {}) for run in runs]
+        sizes = sorted({size for entry in entries for size in entry}, key=int)
+        table[family] = {
+            size: _spread([entry.get(size, {}).get("balanced_accuracy") for entry in entries]) for size in sizes
+        }
+    return table
+
+
 def _per_task(runs: Sequence[RunResult], section: str, key: str) -> dict[str, dict]:
     """Mean and spread of ``eval.json[section][task][key]`` per task."""
     tables = [run.result.get(section) or {} for run in runs]
@@ -216,6 +229,7 @@ def build_report(folders: Sequence[str | Path], defaults: Mapping = MappingProxy
             "overall": _aggregate([r.result["overall"] for r in members]),
             "per_family": _levels(members, "per_family"),
             "per_size": _levels(members, "per_size"),
+            "family_by_size": _family_by_size(members),
             "violation_rate": _per_task(members, "consistency", "violation_rate"),
             "sensitivity": _per_task(members, "sensitivity", "sensitivity"),
         }
@@ -323,6 +337,17 @@ def group_row(name: str, stats: dict) -> list[str]:
     return [name, str(stats["runs"]), f"{stats['flagged']} of {stats['runs']}", *(_pm(stats[key]) for key in METRICS)]
 
 
+def _family_by_size_table(groups: dict[str, dict]) -> str:
+    from neurosym.eval.summary import markdown_table
+
+    tables = {
+        f"{name} · {family}": sizes for name, g in groups.items() for family, sizes in g["family_by_size"].items()
+    }
+    columns = sorted({size for sizes in tables.values() for size in sizes}, key=int)
+    rows = [[row, *(_pm(sizes[size]) if size in sizes else "" for size in columns)] for row, sizes in tables.items()]
+    return markdown_table(["group · family", *columns], rows)
+
+
 def print_report(report: dict, console) -> None:
     from neurosym.eval.summary import rich_table
 
@@ -362,6 +387,7 @@ def report_markdown(report: dict, plots: Sequence[str] = ()) -> str:
     for level, title in (("per_family", "per split/family"), ("per_size", "per graph size")):
         rows = [group_row(f"{name} · {key}", stats) for name, g in groups.items() for key, stats in g[level].items()]
         parts += [f"## {title}", markdown_table(HEADER, rows)]
+    parts += ["## balanced accuracy by family and graph size", _family_by_size_table(groups)]
     efficiency = [
         [name, labels, str(len(stats["values"])), _pm(stats)]
         for name, points in report.get("label_efficiency", {}).items()
