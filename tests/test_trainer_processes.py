@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_trainer_run import TIMING_KEYS, one_thread_own_cache, records, tiny, tiny_overrides  # noqa: F401 - a fixture
+from test_trainer_run import one_thread_own_cache, records, tiny, tiny_overrides, untimed_records  # noqa: F401 - a fixture
 from typer.testing import CliRunner
 
 from neurosym.cli import app
@@ -67,8 +67,7 @@ def test_resume_after_kill_9_ends_with_the_same_weights_as_an_uninterrupted_run(
     assert all(torch.equal(a["best"]["weights"][name], b["best"]["weights"][name]) for name in a["weights"])
     for state_a, state_b in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
         assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
-    strip = lambda rs: [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rs]  # noqa: E731
-    assert strip(records(killed)) == strip(records(whole))
+    assert untimed_records(killed) == untimed_records(whole)
 
 
 def test_two_data_parallel_processes_match_one_process_with_their_joint_batch(tmp_path):

@@ -71,6 +71,11 @@ def records(folder) -> list[dict]:
     return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
 
 
+def untimed_records(folder) -> list[dict]:
+    """The metrics records less their wall-clock timings: what two runs of the same steps share."""
+    return [{key: value for key, value in record.items() if key not in TIMING_KEYS} for record in records(folder)]
+
+
 def test_a_run_writes_its_folder(tmp_path):
     config = tiny(
         tmp_path / "run", "optim.max_steps=4", "eval.interval=2", "checkpoint.every=2", "checkpoint.keep_last=1"
@@ -211,7 +216,7 @@ def test_select_best_keeps_the_weights_of_the_best_dev_check(tmp_path, select_by
         assert all(torch.equal(saved[name], final[name]) for name in final) == (step == chosen)
 
 
-def test_patience_stops_after_that_many_checks_without_a_better_one_and_a_resume_stays_stopped(tmp_path):
+def test_patience_stops_after_that_many_checks_without_a_better_one_and_a_resume_without_it_trains_on(tmp_path):
     config = tiny(
         tmp_path / "patient",
         "optim.max_steps=12",
@@ -231,6 +236,18 @@ def test_patience_stops_after_that_many_checks_without_a_better_one_and_a_resume
     assert (manifest["trained_steps"], manifest["selected_step"], manifest["steps"]) == (best + 2, best, 12)
     train(config, resume=True)  # resumes from the checkpoint written at the stop, and stays stopped
     assert max(r["step"] for r in records(folder)) == best + 2
+
+    # resumed without patience, it trains on to the last step as a run that never stopped does
+    config.eval.patience = None
+    train(config, resume=True)
+    unstopped = train(config.model_copy(update={"output_dir": str(tmp_path / "unstopped")}))
+    assert untimed_records(folder) == untimed_records(unstopped) and max(r["step"] for r in records(folder)) == 12
+    assert load_config(folder / "config.yaml").eval.patience is None
+    manifest = json.loads((folder / "final" / "neurosym.json").read_text())
+    assert manifest == json.loads((unstopped / "final" / "neurosym.json").read_text())
+    assert manifest["trained_steps"] == 12
+    final, reference = (load_file(f / "final" / "adapter_model.safetensors") for f in (folder, unstopped))
+    assert all(torch.equal(final[name], reference[name]) for name in reference)
 
 
 def test_best_weights_treat_scores_equal_up_to_rounding_as_a_tie():

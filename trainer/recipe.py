@@ -53,8 +53,9 @@ from trainer.progress import Progress
 from trainer.schedules import LambdaSchedule, lr_factor
 from trainer.semantic import SemanticTerm
 
-# Keys a resumed run may change: they alter what is shown or where, not what is computed.
-_FREE_KEYS = {"progress", "plots", "overwrite", "output_dir"}
+# Keys a resumed run may change: they alter what is shown or where, or (patience) when the
+# run stops, never what a step computes, so a run stopped early can be resumed to train on.
+_FREE_KEYS = {"progress", "plots", "overwrite", "output_dir", "eval.patience"}
 
 
 def train(config: TrainConfig, resume: bool = False) -> Path:
@@ -316,6 +317,7 @@ def _prepare_folder(run: RunFolder, config: TrainConfig, resume: bool, resumed_s
                 hint="resume with the run's own config, or start a new run in another output_dir",
             )
         run.truncate_metrics(resumed_step)
+        dump_config(config, run.config)  # the run's record says how it went on
         return
     if not (config.overwrite or resume) and (run.metrics.exists() or latest_checkpoint(run.checkpoints) is not None):
         raise RunFolderExistsError(
