@@ -415,8 +415,7 @@ def write_report(
         plots.append(plot_curves(report["curves"], out))
     if report["label_efficiency"]:
         plots.append(plot_labels(report["label_efficiency"], out))
-    atomic_write_text(
-        out / "report.json", json.dumps(report, separators=(",", ":")) + "\n"
-    )  # compact: report.md is the one to read
+    # compact: report.md is the one to read, and a study's report.json stays a small tracked file
+    atomic_write_text(out / "report.json", json.dumps(report, separators=(",", ":")) + "\n")
     atomic_write_text(out / "report.md", report_markdown(report, [p.name for p in plots]))
     return report, [out / "report.json", out / "report.md", *plots]
