@@ -12,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from neurosym.causal import generate, load_questions, write_eval_splits, write_questions
+from neurosym.causal.cases import CASES
 from neurosym.cli import app
 from neurosym.eval import premise_auc, roc_auc
 from neurosym.eval.evaluate import EvalSettings, breakdown, load_rows, predictions
@@ -88,6 +89,31 @@ def test_predictions_keep_the_scores_the_evaluation_ranked(tmp_path):
     assert recomputed == breakdown(rows, [False] * len(rows), scores)["overall"]["premise_auc"] == 1.0
 
 
+def test_accuracy_per_answer_case_counts_the_questions_of_each_case(tmp_path):
+    files = write_eval_splits(tmp_path, per_size=2, seed=3)
+    rows, _ = load_rows([*files["transitivity"], *files["dseparation"]], EvalSettings())
+    scores = [0.9 if r.question.nodes % 2 else 0.2 for r in rows]  # answers that depend on the size alone
+    answers = [s > 0.5 for s in scores]
+    levels = breakdown(rows, answers, scores)
+    records = predictions(rows, scores, answers)
+    for task, cases in levels["per_case"].items():
+        assert list(cases) == [case for case in CASES[task] if case in cases]  # in the documented order
+        for case, entry in cases.items():
+            picked = [r for r in records if r["task"] == task and r["case"] == case]
+            assert entry["n"] == len(picked) > 0
+            assert entry["accuracy"] == sum(r["answer"] == r["gold"] for r in picked) / len(picked)
+            assert entry["interval"][0] <= entry["accuracy"] <= entry["interval"][1]
+            assert entry["mean_p_yes"] == pytest.approx(statistics.fmean(r["p_yes"] for r in picked))
+            assert {r["gold"] == "Yes" for r in picked} == {CASES[task][case]}  # one true answer a case
+    assert sum(e["n"] for cases in levels["per_case"].values() for e in cases.values()) == len(rows)
+    family = levels["per_family"]["eval/chain_long_flip"]["per_case"]
+    assert (
+        sum(e["n"] for cases in family.values() for e in cases.values())
+        == levels["per_family"]["eval/chain_long_flip"]["n"]
+    )
+    assert breakdown(rows, answers, None)["per_case"]["dseparation"]["adjacent"]["mean_p_yes"] is None
+
+
 def test_tiny_model_end_to_end(tmp_path):
     out = tmp_path / "eval"
     # `--data a b c d` as a shell glob expands it: the files after the first are extra arguments
@@ -146,6 +172,9 @@ def test_tiny_model_end_to_end(tmp_path):
     assert all((r["p_yes"] > 0.5) == (r["answer"] == "Yes") for r in records)
     assert roc_auc([r["gold"] == "Yes" for r in records], [r["p_yes"] for r in records]) == data["overall"]["roc_auc"]
     assert "predictions" not in data
+    cases = {(r["task"], r["case"]) for r in records}
+    assert cases == {(task, case) for task, found in data["per_case"].items() for case in found}
+    assert "## per answer case" in (out / "eval.md").read_text()
 
 
 @pytest.mark.parametrize(
@@ -477,3 +506,28 @@ def test_report_tables_balanced_accuracy_by_family_and_graph_size(tmp_path):
     header, _, *rows = [line.split(" | ") for line in markdown.strip().splitlines()]
     cell = rows[0][[h.strip("| ") for h in header].index(size)]
     assert rows[0][0] == f"| a · {family}" and cell.startswith(f"{stats['mean']:.3f} ± ")
+
+
+def test_report_tables_accuracy_by_answer_case(tmp_path):
+    for name, predictor, seed in (("a-seed0", "baseline:oracle", 0), ("a-seed1", "baseline:random", 1)):
+        fake_run(tmp_path / name, predictor, seed, semantic=False)
+    fake_run(tmp_path / "b-seed0", "baseline:always-no", 0, semantic=True)
+    out = tmp_path / "report"
+    folders = [str(tmp_path / name) for name in ("a-seed0", "a-seed1", "b-seed0")]
+    assert invoke("report", *folders, "--output-dir", str(out)).exit_code == 0
+    groups = json.loads((out / "report.json").read_text())["groups"]
+    evals = [json.loads((tmp_path / n / "eval" / "eval.json").read_text()) for n in ("a-seed0", "a-seed1")]
+    assert set(groups["a"]["case_accuracy"]) == {"transitivity", "dseparation"}
+    for task, cases in groups["a"]["case_accuracy"].items():
+        assert list(cases) == list(evals[0]["per_case"][task])
+        for case, stats in cases.items():
+            assert stats["values"] == [e["per_case"][task][case]["accuracy"] for e in evals]
+            assert stats["values"][0] == 1.0  # the oracle
+        for case, stats in groups["b"]["case_accuracy"][task].items():
+            assert stats["values"] == [0.0 if CASES[task][case] else 1.0]  # always No
+    markdown = (out / "report.md").read_text().split("## accuracy by answer case: dseparation")[1]
+    header, _, first, second = markdown.strip().split("\n\n")[0].splitlines()
+    assert "| adjacent (No) |" in header and "blocked-given (Yes)" in header
+    adjacent = groups["a"]["case_accuracy"]["dseparation"]["adjacent"]
+    assert first.startswith(f"| a | {adjacent['mean']:.3f} ± {adjacent['spread']:.3f} |")
+    assert second.startswith("| b | 1.000 | ")  # always No, right on every adjacent pair

@@ -1,6 +1,7 @@
 """Causal reasoning data: premises as graphs, ground truth from networkx, the benchmark's file
 formats, deterministic generators, and the k-node subset sampler that feeds the trainer."""
 
+from neurosym.causal.cases import CASES, answer_case
 from neurosym.causal.facts import GraphFacts, skeleton_path
 from neurosym.causal.generate import FAMILIES, SPLITS, Family, families_for, generate, premise_split, write_eval_splits
 from neurosym.causal.io import FORMATS, LoadResult, Reject, load_questions, write_questions
@@ -19,6 +20,7 @@ from neurosym.causal.text import (
 )
 
 __all__ = [
+    "CASES",
     "FAMILIES",
     "FORMATS",
     "SPLITS",
@@ -35,6 +37,7 @@ __all__ = [
     "SubsetSample",
     "SubsetSampler",
     "Task",
+    "answer_case",
     "families_for",
     "generate",
     "write_eval_splits",

@@ -8,11 +8,16 @@ file and family) — carries the metrics of `BinaryMetrics.to_dict` (``balanced_
 which have no score) and the verdict's ``collapsed``, ``status``, ``reasons``. The gold answer is
 the file's label, or the graph's answer for an unlabeled question.
 
+``per_case`` (overall, and inside every file and family) holds, per task and answer case
+(`neurosym.causal.cases`: what in the graph decides the answer, e.g. ``adjacent`` or
+``backward-2``), the questions, the accuracy with its Wilson interval and the mean P(Yes). A case
+has one true answer, so accuracy is what it can say; no verdict is given on it.
+
 The overall verdict is strict: it is collapsed when the pooled answers are, or when any file's are
 (a model may answer well on one task and say "No" to everything on another).
 
 ``predictions`` holds one entry per question (file, position in it, family, size, question, gold
-answer, P(Yes), answer), so a suspected shortcut can be checked against the questions themselves;
+answer, P(Yes), answer, case), so a suspected shortcut can be checked against the questions themselves;
 `write_eval` puts it in ``predictions.jsonl`` beside eval.json rather than inside it.
 """
 
@@ -22,12 +27,15 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
-from neurosym.causal import TASKS, Question, load_questions
+from neurosym.causal import TASKS, GraphFacts, Question, load_questions
+from neurosym.causal.cases import CASES, answer_case
 from neurosym.errors import DataError
 from neurosym.eval.consistency import check_consistency
 from neurosym.eval.constrained import constrained_answers
+from neurosym.eval.metrics import wilson_interval
 from neurosym.eval.sensitivity import context_sensitivity
 from neurosym.eval.verdict import answer_report
 
@@ -66,6 +74,11 @@ class Row:
         q = self.question
         family = q.family or Path(self.file).stem
         return f"{q.split}/{family}" if q.split else family
+
+    @cached_property
+    def case(self) -> str:
+        """What in the premise graph decides the answer (`neurosym.causal.cases`)."""
+        return answer_case(GraphFacts(self.question.graph), self.question.task, self.question.query)
 
 
 def load_rows(paths: Sequence[str | Path], settings: EvalSettings) -> tuple[list[Row], dict[str, dict]]:
@@ -116,21 +129,44 @@ def _by_size(rows: Sequence[Row], answers: Sequence[bool], scores: Sequence[floa
     return {str(size): _entry(*_picked(groups[size], rows, answers, scores)) for size in sorted(groups)}
 
 
+def _by_case(rows: Sequence[Row], answers: Sequence[bool], scores: Sequence[float] | None) -> dict[str, dict]:
+    """task → case → questions, accuracy, its Wilson interval and the mean P(Yes), cases in `CASES` order."""
+    groups = _grouped(rows, lambda r: (r.question.task, r.case))
+    table: dict[str, dict] = {}
+    ordered = [(task, case) for task in sorted({key[0] for key in groups}) for case in CASES[task]]
+    for task, case in [key for key in ordered if key in groups]:
+        group_rows, group_answers, group_scores = _picked(groups[task, case], rows, answers, scores)
+        right = sum(row.gold == answer for row, answer in zip(group_rows, group_answers))
+        table.setdefault(task, {})[case] = {
+            "n": len(group_rows),
+            "accuracy": right / len(group_rows),
+            "interval": list(wilson_interval(right, len(group_rows))),
+            "mean_p_yes": None if group_scores is None else sum(group_scores) / len(group_scores),
+        }
+    return table
+
+
 def breakdown(rows: Sequence[Row], answers: Sequence[bool], scores: Sequence[float] | None) -> dict:
-    """``overall``, ``per_file``, ``per_family`` and ``per_size`` entries for one set of answers;
+    """``overall``, ``per_file``, ``per_family``, ``per_size`` and ``per_case`` entries for one set of answers;
     ``scores`` (P(Yes), or None for answers that have none) give each entry's ``roc_auc``."""
     levels = {
         "overall": _entry(rows, answers, scores),
         "per_file": {},
         "per_family": {},
         "per_size": _by_size(rows, answers, scores),
+        "per_case": _by_case(rows, answers, scores),
     }
     for level, key in (("per_file", lambda r: r.file), ("per_family", lambda r: r.family)):
         groups = _grouped(rows, key)
         for name in groups if level == "per_file" else sorted(groups):  # files in the order given
             group = _picked(groups[name], rows, answers, scores)
             tasks = sorted({r.question.task for r in group[0]})
-            levels[level][name] = {**_entry(*group), "tasks": tasks, "per_size": _by_size(*group)}
+            levels[level][name] = {
+                **_entry(*group),
+                "tasks": tasks,
+                "per_size": _by_size(*group),
+                "per_case": _by_case(*group),
+            }
     overall = levels["overall"]
     bad = [name for name, entry in levels["per_file"].items() if entry["flagged"]]
     if bad and len(levels["per_file"]) > 1:
@@ -164,6 +200,7 @@ def predictions(rows: Sequence[Row], p_yes: Sequence[float], answers: Sequence[b
                 "gold": "Yes" if row.gold else "No",
                 "p_yes": float(p),
                 "answer": "Yes" if answer else "No",
+                "case": row.case,
             }
         )
         seen[row.file] += 1
@@ -193,7 +230,9 @@ def evaluate(predictor, paths: Sequence[str | Path], settings: EvalSettings = Ev
         **breakdown(rows, answers, p_yes),
     }
     for name, facts in loaded.items():  # a file with no question of the task keeps an empty entry
-        result["per_file"].setdefault(name, {**_entry([], [], []), "tasks": [], "per_size": {}}).update(facts)
+        result["per_file"].setdefault(name, {**_entry([], [], []), "tasks": [], "per_size": {}, "per_case": {}}).update(
+            facts
+        )
     consistency, sensitivity = {}, {}
     for name, in_file in _grouped(rows, lambda r: r.file).items():
         file_rows = [rows[i] for i in in_file]

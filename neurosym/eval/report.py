@@ -29,6 +29,7 @@ from types import MappingProxyType
 import yaml
 
 from neurosym.causal import load_questions
+from neurosym.causal.cases import CASES
 from neurosym.errors import DataError
 from neurosym.eval.verdict import flagged
 from neurosym.runs import EVAL_RESULT_NAME, RunFolder
@@ -162,6 +163,21 @@ def _family_by_size(runs: Sequence[RunResult]) -> dict[str, dict[str, dict]]:
     return table
 
 
+def _case_accuracy(runs: Sequence[RunResult]) -> dict[str, dict[str, dict]]:
+    """Mean and spread of the accuracy on each answer case of each task: task → case → stats (runs
+    evaluated before eval.json held ``per_case`` count as missing)."""
+    tables = [run.result.get("per_case", {}) for run in runs]
+    tasks = sorted({task for table in tables for task in table})
+    return {
+        task: {
+            case: _spread([table.get(task, {}).get(case, {}).get("accuracy") for table in tables])
+            for case in CASES[task]
+            if any(case in table.get(task, {}) for table in tables)
+        }
+        for task in tasks
+    }
+
+
 def _per_task(runs: Sequence[RunResult], section: str, key: str) -> dict[str, dict]:
     """Mean and spread of ``eval.json[section][task][key]`` per task."""
     tables = [run.result.get(section) or {} for run in runs]
@@ -230,6 +246,7 @@ def build_report(folders: Sequence[str | Path], defaults: Mapping = MappingProxy
             "per_family": _levels(members, "per_family"),
             "per_size": _levels(members, "per_size"),
             "family_by_size": _family_by_size(members),
+            "case_accuracy": _case_accuracy(members),
             "violation_rate": _per_task(members, "consistency", "violation_rate"),
             "sensitivity": _per_task(members, "sensitivity", "sensitivity"),
         }
@@ -348,6 +365,16 @@ def _family_by_size_table(groups: dict[str, dict]) -> str:
     return markdown_table(["group · family", *columns], rows)
 
 
+def _case_table(groups: dict[str, dict], task: str) -> str:
+    from neurosym.eval.summary import markdown_table
+
+    tables = {name: g["case_accuracy"][task] for name, g in groups.items() if task in g["case_accuracy"]}
+    cases = [case for case in CASES[task] if any(case in table for table in tables.values())]
+    rows = [[name, *(_pm(table[case]) if case in table else "" for case in cases)] for name, table in tables.items()]
+    header = [f"{case} ({'Yes' if CASES[task][case] else 'No'})" for case in cases]
+    return markdown_table(["group", *header], rows)
+
+
 def print_report(report: dict, console) -> None:
     from neurosym.eval.summary import rich_table
 
@@ -388,6 +415,8 @@ def report_markdown(report: dict, plots: Sequence[str] = ()) -> str:
         rows = [group_row(f"{name} · {key}", stats) for name, g in groups.items() for key, stats in g[level].items()]
         parts += [f"## {title}", markdown_table(HEADER, rows)]
     parts += ["## balanced accuracy by family and graph size", _family_by_size_table(groups)]
+    for task in sorted({task for g in groups.values() for task in g["case_accuracy"]}):
+        parts += [f"## accuracy by answer case: {task}", _case_table(groups, task)]
     efficiency = [
         [name, labels, str(len(stats["values"])), _pm(stats)]
         for name, points in report.get("label_efficiency", {}).items()

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from neurosym.causal.cases import CASES
 from neurosym.eval.verdict import flagged
 
 COLUMNS = (
@@ -65,6 +66,28 @@ def metric_rows(result: dict, intervals: bool = True) -> list[tuple[str, list[li
         ("per split/family", [metric_row(name, e, intervals) for name, e in result["per_family"].items()]),
         ("per graph size (nodes)", [metric_row(size, e, intervals) for size, e in result["per_size"].items()]),
     ]
+
+
+def case_rows(result: dict, intervals: bool = True) -> tuple[str, list[str], list[list[str]]]:
+    """(title, header, rows) for the accuracy per answer case (`neurosym.causal.cases`)."""
+    shown = (lambda e: f" [{e['interval'][0]:.2f}, {e['interval'][1]:.2f}]") if intervals else (lambda e: "")
+    rows = [
+        [
+            task,
+            case,
+            "Yes" if CASES[task][case] else "No",
+            str(e["n"]),
+            _num(e["accuracy"]) + shown(e),
+            _num(e["mean_p_yes"]),
+        ]
+        for task, cases in result["per_case"].items()
+        for case, e in cases.items()
+    ]
+    return (
+        "per answer case (what in the graph decides the answer)",
+        ["task", "case", "true answer", "n", "accuracy", "mean P(Yes)"],
+        rows,
+    )
 
 
 def verdict_lines(result: dict) -> list[str]:
@@ -142,7 +165,7 @@ def print_result(result: dict, console: Console) -> None:
     console.print(Panel("\n".join(escape(line) for line in verdict_lines(result)), style=style))
     for title, rows in metric_rows(result, intervals=False):
         console.print(rich_table(title, ["", *COLUMNS], rows))
-    for title, header, rows in check_rows(result, intervals=False):
+    for title, header, rows in [case_rows(result, intervals=False), *check_rows(result, intervals=False)]:
         console.print(rich_table(title, header, rows))
 
 
@@ -172,7 +195,7 @@ def eval_markdown(result: dict, plots: Iterable[str] = ()) -> str:
     ]
     for title, rows in metric_rows(result):
         parts += [f"## {title}", markdown_table(["", *COLUMNS], rows)]
-    for title, header, rows in check_rows(result):
+    for title, header, rows in [case_rows(result), *check_rows(result)]:
         parts += [f"## {title}", markdown_table(header, rows)]
     rejected = {name: e["rejected"] for name, e in result["per_file"].items() if e.get("rejected")}
     if rejected:
