@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -12,7 +13,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from neurosym.causal import FAMILIES, SPLITS, TASKS, families_for, generate, premise_split
+from neurosym.causal import (
+    CASES,
+    FAMILIES,
+    SPLITS,
+    TASKS,
+    GraphFacts,
+    answer_case,
+    families_for,
+    generate,
+    load_questions,
+    premise_split,
+)
 from neurosym.cli import app
 from neurosym.errors import DataError
 
@@ -167,6 +179,10 @@ def test_generate_then_stats(tmp_path):
     shown = runner.invoke(app, ["data", "stats", str(out), str(FIXTURES / "transitivity_chain_8.pkl")])
     assert shown.exit_code == 0, shown.output
     assert "15/15" in shown.output and "3/3" in shown.output and "branching_2" in shown.output
+    cases = Counter(answer_case(GraphFacts(q.graph), q.task, q.query) for q in load_questions(out).questions)
+    table = runner.invoke(app, ["data", "stats", str(out)]).output.split("by answer case")[1]
+    for case, rows in cases.items():
+        assert re.search(rf"│ dseparation +│ {case} +│ (Yes|No) +│ {rows} +│", table), (case, table)
 
 
 def test_stats_reports_rejects_and_disagreements_and_fails_on_unreadable(tmp_path):
@@ -224,3 +240,36 @@ def test_per_graph_asks_more_of_each_premise_and_stays_balanced_and_true(task):
     assert len({(q.premise, q.question) for q in questions}) == len(questions)
     with pytest.raises(DataError, match="at least 1"):
         generate(task, "train", 10, per_graph=0)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_balanced_cases_ask_the_rare_cases_as_often_as_the_graphs_allow(task):
+    natural = generate(task, "train", 600, seed=4, per_graph=3)
+    balanced = generate(task, "train", 600, seed=4, per_graph=3, balance_cases=True)
+    assert balanced == generate(task, "train", 600, seed=4, per_graph=3, balance_cases=True)  # reproducible
+    assert Counter(q.label for q in balanced) == {"Yes": 300, "No": 300}
+    assert len({(q.premise, q.question) for q in balanced}) == 600
+    for q in balanced:
+        assert q.label == ("Yes" if _networkx_truth(q.premise, q.query) else "No")
+
+    def cases(questions):
+        return Counter(answer_case(GraphFacts(q.graph), q.task, q.query) for q in questions)
+
+    before, after = cases(natural), cases(balanced)
+    for answer in (True, False):
+        kinds = [case for case, truth in CASES[task].items() if truth == answer and case in before]
+        rarest = min(kinds, key=before.__getitem__)
+        assert after[rarest] >= 2 * before[rarest], (rarest, before, after)
+        if task == "dseparation":  # short chains and DAGs give every d-separation case but unlinked
+            assert max(after[c] for c in kinds) < 2 * min(after[c] for c in kinds), after
+            assert max(before[c] for c in kinds) > 3 * min(before[c] for c in kinds), before
+
+
+def test_generate_balances_cases_on_request(tmp_path):
+    out = tmp_path / "train.jsonl"
+    args = ["data", "generate", "--task", "dseparation", "--n", "40", "--seed", "3", "-o", str(out)]
+    done = CliRunner().invoke(app, [*args, "--balance-cases"])
+    assert done.exit_code == 0, done.output
+    rows = [json.loads(line)["question"] for line in out.read_text().splitlines()]
+    assert rows == [q.question for q in generate("dseparation", "train", 40, seed=3, balance_cases=True)]
+    assert rows != [q.question for q in generate("dseparation", "train", 40, seed=3)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from neurosym.causal import generate
 from neurosym.resources import resource_dir
 from trainer.config import load_config
 from trainer.data import TrainingData, batch_indices, premise_groups
@@ -64,3 +65,12 @@ def test_generated_unlabelled_premises_join_the_semantic_term_without_labels():
     assert all(q.split == "train" and q.task == config.data.task for q in data.unlabeled)
     labelled = {q.premise for q in data.supervised} | {q.premise for q in data.dev}
     assert not any(q.premise in labelled for q in data.unlabeled)  # the labelled seed would repeat them all
+
+
+def test_balanced_cases_change_the_training_questions_and_leave_the_dev_set():
+    overrides = ["data.task=dseparation", "data.generate_train=40", "data.questions_per_premise=3"]
+    plain = TrainingData.load(load_config(resource_dir("experiments") / "tiny.yaml", overrides).data)
+    config = load_config(resource_dir("experiments") / "tiny.yaml", [*overrides, "data.balance_cases=true"])
+    balanced = TrainingData.load(config.data)
+    assert balanced.supervised == generate("dseparation", "train", 40, seed=0, per_graph=3, balance_cases=True)
+    assert balanced.supervised != plain.supervised and balanced.dev == plain.dev

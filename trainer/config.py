@@ -47,6 +47,8 @@ class DataConfig(_Section):
     generate_dev: int = Field(200, ge=2)
     # generated training data: up to this many questions of each label about one premise graph
     questions_per_premise: int = Field(1, ge=1)
+    # generated training data: each label's answer cases asked about equally often (neurosym.causal.cases)
+    balance_cases: bool = False
     # the batch order keeps the questions about one premise together, so a step encodes it once
     batch_by_premise: bool = False
     unlabeled: Optional[str] = None  # questions whose premises feed the semantic term alone (labels ignored)

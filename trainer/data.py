@@ -51,6 +51,7 @@ def _load_split(config: DataConfig, split: str) -> list[Question]:
         seed=config.seed,
         families=config.families,
         per_graph=config.questions_per_premise,
+        balance_cases=config.balance_cases,
     )
 
 

@@ -50,6 +50,12 @@ CASES: dict[str, dict[str, bool]] = {  # task → case → its true answer, in t
 }
 
 
+def case_order(key: tuple[str, str]) -> tuple[str, int]:
+    """Sort key of a (task, case) pair: tasks by name, each task's cases in `CASES` order."""
+    task, case = key
+    return task, list(CASES[task]).index(case)
+
+
 def answer_case(facts: GraphFacts, task: Task, query: Query) -> str:
     """The case of the question of ``task`` about ``query`` (one of ``CASES[task]``)."""
     graph = facts.graph

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from neurosym.causal.audit import MODELS, random_dags
 from neurosym.causal.audit import audit as run_audit
+from neurosym.causal.cases import CASES, case_order
 from neurosym.causal.generate import generate as generate_questions
 from neurosym.causal.io import LoadResult, load_questions, write_questions
 from neurosym.causal.stats import FileStats, GroupStats, summarize
@@ -42,9 +43,14 @@ def generate(
     per_size: Annotated[
         bool, typer.Option("--per-size", help="Share N evenly over every family's graph sizes too, each size balanced.")
     ] = False,
+    per_graph: Annotated[int, typer.Option(help="Most questions of each label about one premise graph.")] = 1,
+    balance_cases: Annotated[
+        bool, typer.Option("--balance-cases", help="Ask each label's answer cases about equally often.")
+    ] = False,
 ):
     """Write N questions of a split (balanced labels; no premise shared between splits)."""
-    questions = generate_questions(task, split, n, seed, family, None if natural else yes_fraction, per_size)
+    yes_share = None if natural else yes_fraction
+    questions = generate_questions(task, split, n, seed, family, yes_share, per_size, per_graph, balance_cases)
     write_questions(output, questions, seed)
     written = LoadResult(output, "neurosym", questions, list(range(1, len(questions) + 1)))
     _print_stats([summarize(written)], show=0)
@@ -121,6 +127,14 @@ def _print_stats(summaries: list[FileStats], show: int) -> None:
                 families.add_row(escape(Path(s.path).name), name, *_group_cells(group))
     if families.row_count:
         console.print(families)
+    cases = Table("file", "task", "case", "answer", "rows", "share", title="by answer case")
+    for s in summaries:
+        for task, case in sorted(s.cases, key=case_order):
+            rows = s.cases[task, case]
+            truth = "Yes" if CASES[task][case] else "No"
+            cases.add_row(escape(Path(s.path).name), task, case, truth, str(rows), f"{rows / s.total.rows:.1%}")
+    if cases.row_count:
+        console.print(cases)
     for s in summaries:
         for reject in s.rejects[:show]:
             console.print(f"[yellow]rejected[/] {escape(str(reject))}", highlight=False, soft_wrap=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import random
 import string
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Literal
 
 import networkx as nx
 
+from neurosym.causal.cases import CASES, answer_case
 from neurosym.causal.facts import GraphFacts
 from neurosym.causal.io import write_questions
 from neurosym.causal.records import Question, as_label
@@ -36,6 +38,7 @@ SPLITS: tuple[Split, ...] = ("train", "dev", "eval")
 _BUCKETS: dict[str, range] = {"train": range(0, 16), "dev": range(16, 18), "eval": range(18, 20)}
 _ALPHABET = string.ascii_letters + string.digits
 _TRIES = 64  # random queries tried per wanted label before a graph is given up
+_CASE_POOL = 256  # random queries sorted by answer case per question when the cases are balanced
 _IDLE_GRAPHS = 10_000
 
 
@@ -160,6 +163,7 @@ def generate(
     yes_fraction: float | None = 0.5,
     per_size: bool = False,
     per_graph: int = 1,
+    balance_cases: bool = False,
 ) -> list[Question]:
     """``n`` questions for ``split``, shared out evenly over the chosen families.
 
@@ -168,6 +172,9 @@ def generate(
     question per graph). ``per_size`` shares each family's questions out evenly over its graph sizes
     too, each size with its own exact Yes share, so a per-size breakdown is balanced at every size.
     ``per_graph`` is the most questions of each label drawn from one premise graph.
+    ``balance_cases`` draws each question for the answer case of its label (`neurosym.causal.cases`)
+    asked least so far among those its premise graph gives, so a rare case is asked as often as a
+    common one as far as the graphs have it, rather than as often as random queries fall into it.
     """
     if n < 0:
         raise DataError(f"--n must be non-negative, got {n}")
@@ -183,7 +190,7 @@ def generate(
     for i, (family, share) in enumerate(zip(chosen, _shares(n, len(chosen)))):
         wanted = {None: share} if yes_shares is None else {True: yes_shares[i], False: share - yes_shares[i]}
         key = f"{seed}/{task}/{split}/{family.name}" + (f"/{family.sizes[0]}" if per_size else "")
-        out.extend(_family_questions(family, split, wanted, per_graph, random.Random(key)))
+        out.extend(_family_questions(family, split, wanted, per_graph, balance_cases, random.Random(key)))
     random.Random(f"{seed}/{task}/{split}").shuffle(out)  # families interleaved, as a trainer reads them
     return out
 
@@ -211,12 +218,18 @@ def _shares(total: int, parts: int) -> list[int]:
 
 
 def _family_questions(
-    family: Family, split: Split, wanted: dict[bool | None, int], per_graph: int, rng: random.Random
+    family: Family,
+    split: Split,
+    wanted: dict[bool | None, int],
+    per_graph: int,
+    balance_cases: bool,
+    rng: random.Random,
 ) -> list[Question]:
     """Draw graphs of ``split`` until ``wanted`` (label → count, None = any label) is filled; at
     most ``per_graph`` questions per wanted label per graph, no (premise, question) pair twice."""
     questions: list[Question] = []
     seen: set[tuple[str, str]] = set()
+    asked: Counter = Counter()  # answer case → questions drawn, for balance_cases
     idle = 0  # graphs in a row that gave nothing: the family cannot make the labels still wanted
     while any(wanted.values()):
         idle += 1
@@ -235,7 +248,7 @@ def _family_questions(
         facts, premise = GraphFacts(graph), render_premise(edges)
         for label in [label for label, left in wanted.items() if left]:
             for _ in range(min(per_graph, wanted[label])):
-                question = _new_question(family, split, graph, facts, premise, label, seen, rng)
+                question = _new_question(family, split, graph, facts, premise, label, seen, balance_cases, asked, rng)
                 if question is None:
                     break
                 questions.append(question)
@@ -252,10 +265,16 @@ def _new_question(
     premise: str,
     label: bool | None,
     seen: set[tuple[str, str]],
+    balance_cases: bool,
+    asked: Counter,
     rng: random.Random,
 ) -> Question | None:
     """A random question about ``graph`` with answer ``label`` (None: any) not asked before, or None
-    when ``_TRIES`` draws find none."""
+    when ``_TRIES`` draws find none. With ``balance_cases``, ``_CASE_POOL`` draws are sorted by
+    answer case and the question is drawn from the case of the label among them that the family
+    has asked least so far (``asked``: case → count)."""
+    if balance_cases and label is not None:
+        return _case_balanced_question(family, split, graph, facts, premise, label, seen, asked, rng)
     for _ in range(_TRIES):
         query = draw_query(family.task, list(graph.nodes), rng, family.max_given)
         truth = facts.answer(family.task, query)
@@ -264,3 +283,29 @@ def _new_question(
             seen.add((premise, text))
             return Question(family.task, premise, text, as_label(truth), graph, query, truth, split, family.name)
     return None
+
+
+def _case_balanced_question(
+    family: Family,
+    split: Split,
+    graph: nx.DiGraph,
+    facts: GraphFacts,
+    premise: str,
+    label: bool,
+    seen: set[tuple[str, str]],
+    asked: Counter,
+    rng: random.Random,
+) -> Question | None:
+    by_case: dict[str, dict[str, Query]] = {}  # case → question text → query, in order of drawing
+    for _ in range(_CASE_POOL):
+        query = draw_query(family.task, list(graph.nodes), rng, family.max_given)
+        text = render_question(family.task, query)
+        if facts.answer(family.task, query) == label and (premise, text) not in seen:
+            by_case.setdefault(answer_case(facts, family.task, query), {})[text] = query
+    if not by_case:
+        return None
+    case = min((case for case in CASES[family.task] if case in by_case), key=lambda case: asked[case])
+    text, query = rng.choice(list(by_case[case].items()))
+    seen.add((premise, text))
+    asked[case] += 1
+    return Question(family.task, premise, text, as_label(label), graph, query, label, split, family.name)

@@ -1,10 +1,13 @@
-"""Figures about a loaded question file: balance, graph sizes, rejects, label/graph disagreements."""
+"""Figures about a loaded question file: balance, graph sizes, answer cases, rejects, label/graph
+disagreements."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 
+from neurosym.causal.cases import answer_case
+from neurosym.causal.facts import GraphFacts
 from neurosym.causal.io import LoadResult, Reject
 from neurosym.causal.records import Question
 
@@ -41,21 +44,24 @@ class FileStats:
     format: str
     total: GroupStats
     families: dict[str, GroupStats]  # by (task, family) label, e.g. "transitivity/chain"
+    cases: Counter  # (task, answer case of the graph) → rows
     rejects: list[Reject]
     disagreements: list[tuple[int, Question]]
     skipped: int
 
 
 def summarize(result: LoadResult) -> FileStats:
-    total, families = GroupStats(), {}
+    total, families, cases = GroupStats(), {}, Counter()
     for question in result.questions:
         total.add(question)
         families.setdefault(f"{question.task}/{question.family or '–'}", GroupStats()).add(question)
+        cases[question.task, answer_case(GraphFacts(question.graph), question.task, question.query)] += 1
     return FileStats(
         str(result.path),
         result.format,
         total,
         dict(sorted(families.items())),
+        cases,
         result.rejects,
         result.disagreements(),
         result.skipped,

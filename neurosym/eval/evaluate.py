@@ -31,7 +31,7 @@ from functools import cached_property
 from pathlib import Path
 
 from neurosym.causal import TASKS, GraphFacts, Question, load_questions
-from neurosym.causal.cases import CASES, answer_case
+from neurosym.causal.cases import answer_case, case_order
 from neurosym.errors import DataError
 from neurosym.eval.consistency import check_consistency
 from neurosym.eval.constrained import constrained_answers
@@ -133,8 +133,7 @@ def _by_case(rows: Sequence[Row], answers: Sequence[bool], scores: Sequence[floa
     """task → case → questions, accuracy, its Wilson interval and the mean P(Yes), cases in `CASES` order."""
     groups = _grouped(rows, lambda r: (r.question.task, r.case))
     table: dict[str, dict] = {}
-    ordered = [(task, case) for task in sorted({key[0] for key in groups}) for case in CASES[task]]
-    for task, case in [key for key in ordered if key in groups]:
+    for task, case in sorted(groups, key=case_order):
         group_rows, group_answers, group_scores = _picked(groups[task, case], rows, answers, scores)
         right = sum(row.gold == answer for row, answer in zip(group_rows, group_answers))
         table.setdefault(task, {})[case] = {
