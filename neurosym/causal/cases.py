@@ -7,8 +7,8 @@ each case has one true answer:
 transitivity ("Does x cause y?")
     ``forward-1``, ``forward-2``, ``forward-3+`` (Yes): the shortest directed path x → … → y
     has 1, 2, or 3 or more edges; ``backward-1``, ``backward-2``, ``backward-3+`` (No): the
-    path runs from y to x instead; ``linked`` (No): x and y share a cause or an effect but
-    neither reaches the other; ``unlinked`` (No): no path joins them, whatever the directions.
+    path runs from y to x instead; ``linked`` (No): a path joins them once directions are
+    ignored, but neither reaches the other; ``unlinked`` (No): no path joins them at all.
 
 d-separation ("Are x and y d-separated given Z?")
     ``adjacent`` (No): a premise sentence links x and y; ``open-path`` (No): a path without a
