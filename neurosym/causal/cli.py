@@ -14,6 +14,7 @@ from neurosym.causal.audit import audit as run_audit
 from neurosym.causal.cases import CASES, case_order
 from neurosym.causal.generate import generate as generate_questions
 from neurosym.causal.io import LoadResult, load_questions, write_questions
+from neurosym.causal.records import as_label
 from neurosym.causal.stats import FileStats, GroupStats, summarize
 from neurosym.errors import NeurosymError
 from neurosym.resources import constraint_path
@@ -131,7 +132,7 @@ def _print_stats(summaries: list[FileStats], show: int) -> None:
     for s in summaries:
         for task, case in sorted(s.cases, key=case_order):
             rows = s.cases[task, case]
-            truth = "Yes" if CASES[task][case] else "No"
+            truth = as_label(CASES[task][case])
             cases.add_row(escape(Path(s.path).name), task, case, truth, str(rows), f"{rows / s.total.rows:.1%}")
     if cases.row_count:
         console.print(cases)

@@ -229,9 +229,8 @@ def evaluate(predictor, paths: Sequence[str | Path], settings: EvalSettings = Ev
         **breakdown(rows, answers, p_yes),
     }
     for name, facts in loaded.items():  # a file with no question of the task keeps an empty entry
-        result["per_file"].setdefault(name, {**_entry([], [], []), "tasks": [], "per_size": {}, "per_case": {}}).update(
-            facts
-        )
+        empty = {**_entry([], [], []), "tasks": [], "per_size": {}, "per_case": {}}
+        result["per_file"].setdefault(name, empty).update(facts)
     consistency, sensitivity = {}, {}
     for name, in_file in _grouped(rows, lambda r: r.file).items():
         file_rows = [rows[i] for i in in_file]

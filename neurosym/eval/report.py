@@ -30,6 +30,7 @@ import yaml
 
 from neurosym.causal import load_questions
 from neurosym.causal.cases import CASES
+from neurosym.causal.records import as_label
 from neurosym.errors import DataError
 from neurosym.eval.verdict import flagged
 from neurosym.runs import EVAL_RESULT_NAME, RunFolder
@@ -371,7 +372,7 @@ def _case_table(groups: dict[str, dict], task: str) -> str:
     tables = {name: g["case_accuracy"][task] for name, g in groups.items() if task in g["case_accuracy"]}
     cases = [case for case in CASES[task] if any(case in table for table in tables.values())]
     rows = [[name, *(_pm(table[case]) if case in table else "" for case in cases)] for name, table in tables.items()]
-    header = [f"{case} ({'Yes' if CASES[task][case] else 'No'})" for case in cases]
+    header = [f"{case} ({as_label(CASES[task][case])})" for case in cases]
     return markdown_table(["group", *header], rows)
 
 

@@ -15,6 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from neurosym.causal.cases import CASES
+from neurosym.causal.records import as_label
 from neurosym.eval.verdict import flagged
 
 COLUMNS = (
@@ -75,7 +76,7 @@ def case_rows(result: dict, intervals: bool = True) -> tuple[str, list[str], lis
         [
             task,
             case,
-            "Yes" if CASES[task][case] else "No",
+            as_label(CASES[task][case]),
             str(e["n"]),
             _num(e["accuracy"]) + shown(e),
             _num(e["mean_p_yes"]),
