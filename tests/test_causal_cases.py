@@ -71,14 +71,20 @@ def _expected(graph: nx.DiGraph, x, y, given: frozenset) -> str:
     return "blocked-given" if all(given_noncollider for _, _, given_noncollider in paths) else "blocked-collider"
 
 
+def _random_dag(rng: random.Random, most_nodes: int, edge_chance: float) -> nx.DiGraph:
+    """3 to ``most_nodes`` nodes 0, 1, …, each forward pair an edge with ``edge_chance``."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(rng.randint(3, most_nodes)))
+    graph.add_edges_from((a, b) for a, b in itertools.combinations(list(graph), 2) if rng.random() < edge_chance)
+    return graph
+
+
 def test_dseparation_cases_agree_with_every_simple_path_of_random_dags():
     rng = random.Random(7)
     seen = set()
     for _ in range(150):
-        nodes = list(range(rng.randint(3, 7)))
-        graph = nx.DiGraph()
-        graph.add_nodes_from(nodes)
-        graph.add_edges_from((a, b) for a, b in itertools.combinations(nodes, 2) if rng.random() < 0.4)
+        graph = _random_dag(rng, 7, 0.4)
+        nodes = list(graph)
         facts = GraphFacts(graph)
         for x, y in itertools.permutations(nodes, 2):
             others = [n for n in nodes if n not in (x, y)]
@@ -93,10 +99,8 @@ def test_dseparation_cases_agree_with_every_simple_path_of_random_dags():
 def test_transitivity_cases_count_the_hops_of_the_shortest_directed_path():
     rng = random.Random(11)
     for _ in range(100):
-        nodes = list(range(rng.randint(3, 8)))
-        graph = nx.DiGraph()
-        graph.add_nodes_from(nodes)
-        graph.add_edges_from((a, b) for a, b in itertools.combinations(nodes, 2) if rng.random() < 0.3)
+        graph = _random_dag(rng, 8, 0.3)
+        nodes = list(graph)
         facts = GraphFacts(graph)
         for x, y in itertools.permutations(nodes, 2):
             case = answer_case(facts, "transitivity", (x, y))
