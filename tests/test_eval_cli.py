@@ -16,6 +16,7 @@ from neurosym.causal.cases import CASES
 from neurosym.cli import app
 from neurosym.eval import premise_auc, roc_auc
 from neurosym.eval.evaluate import EvalSettings, breakdown, load_rows, predictions
+from neurosym.eval.plots import label_axis_floor
 from neurosym.eval.report import build_report
 from neurosym.eval.runs import load_target
 from neurosym.model import YesNoHead, apply_lora, tiny_gemma3
@@ -469,6 +470,19 @@ def test_report_draws_balanced_accuracy_against_the_labels_each_method_trained_o
     assert series["λ = 0"]["20000"]["mean"] == accuracy("lambda0-seed0") == 1.0
     assert "| semantic loss + unlabelled premises | 250 | 1 | 1.000 |" in (out / "report.md").read_text()
     assert (out / "report_labels.png").stat().st_size > 0
+
+
+def test_the_label_plot_starts_under_chance_unless_an_error_bar_reaches_lower():
+    def point(mean, spread):
+        return {"mean": mean, "spread": spread}
+
+    close_runs = {
+        "λ = 0": {"250": point(0.84, 0.04), "4000": point(0.87, None)},
+        "semantic": {"250": point(None, None)},
+    }
+    assert label_axis_floor(close_runs) == 0.45
+    inverted = {"λ = 0": {"250": point(0.40, 0.05)}}
+    assert label_axis_floor(inverted) == pytest.approx(0.33)
 
 
 def test_report_counts_the_labelled_rows_of_a_training_file_and_draws_no_curve_for_one_count(tmp_path):

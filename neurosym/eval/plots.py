@@ -146,12 +146,21 @@ def plot_curves(curves: dict[str, list[dict]], out: Path) -> Path:
     return save_figure(fig, out / "report_training.png")
 
 
+def label_axis_floor(series: dict[str, dict[str, dict]]) -> float:
+    """Where the label-efficiency axis starts: just under chance, so that gaps of a few points show,
+    or lower when an error bar reaches below it."""
+    bottoms = [
+        p["mean"] - (p["spread"] or 0) for points in series.values() for p in points.values() if p["mean"] is not None
+    ]
+    return min([0.45, *(bottom - 0.02 for bottom in bottoms)])
+
+
 def plot_labels(series: dict[str, dict[str, dict]], out: Path) -> Path:
     """report_labels.png: balanced accuracy against the labelled questions trained on, one line per
     series, error bars = spread over seeds."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     _spread_lines(ax, series)
-    ax.set_xscale("log"), ax.set_ylim(-0.02, 1.02)
+    ax.set_xscale("log"), ax.set_ylim(label_axis_floor(series), 1.01)
     ax.set_xlabel("labelled training questions"), ax.set_ylabel("balanced accuracy")
     ax.legend(fontsize=7), ax.set_title("label efficiency (mean ± spread over seeds)")
     return save_figure(fig, out / "report_labels.png")
